@@ -1,0 +1,31 @@
+"""The Monte Carlo budget: largest certifiable radius for N, and samples needed for a radius."""
+
+from __future__ import annotations
+
+import argparse
+
+from smoothcert import stats
+from smoothcert.cli._args import nonnegative_float, positive_float, positive_int, probability, unit_interval
+from smoothcert.errors import UserError
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--n", type=positive_int, required=True, help="estimation samples N")
+    parser.add_argument("--alpha", type=probability, default=0.001, help="failure probability (default 0.001)")
+    parser.add_argument("--sigma", type=positive_float, required=True, help="noise level")
+    parser.add_argument("--radius", type=nonnegative_float, nargs="*", default=[], help="target radii")
+    parser.add_argument("--p-a", type=unit_interval, default=1.0, help="true top-class probability (default 1)")
+
+
+def run(args: argparse.Namespace) -> int:
+    best = stats.max_radius(args.n, args.alpha, args.sigma)
+    print(f"N={args.n}  alpha={args.alpha}  sigma={args.sigma}")
+    print(f"largest certifiable radius (all N samples agree): {best:.4f}")
+    for radius in args.radius:
+        try:
+            need = stats.samples_needed(radius, args.sigma, args.alpha, args.p_a)
+        except ValueError as exc:
+            raise UserError(str(exc)) from None
+        verdict = "within" if need <= args.n else "beyond"
+        print(f"radius {radius:g} with p_A={args.p_a:g}: needs N >= {need} ({verdict} N={args.n})")
+    return 0

@@ -1,0 +1,82 @@
+"""Checkpoints: plain values and tensors only, loadable with ``weights_only=True``.
+
+A checkpoint records everything needed to certify the model correctly without
+the user remembering how it was trained: ``arch``, ``dataset``, ``num_classes``,
+``input_shape``, ``mean``/``std`` (the NormalizeLayer), training ``sigma``,
+``method``, the resolved ``config``, plus ``state_dict`` and, for resuming,
+``epoch``, ``optimizer``, ``scheduler`` and ``rng_state``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import pickle
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from smoothcert._io import atomic_write
+from smoothcert.errors import UserError
+from smoothcert.models import create_model
+
+FORMAT = "smoothcert-checkpoint-1"
+REQUIRED = ("arch", "dataset", "num_classes", "input_shape", "mean", "std", "sigma", "method", "state_dict")
+CHECKPOINT_NAME = "checkpoint.pt"
+
+
+def checkpoint_path(path: str | Path) -> Path:
+    """``path`` itself, or ``path/checkpoint.pt`` when ``path`` is a run directory."""
+    path = Path(path)
+    return path / CHECKPOINT_NAME if path.is_dir() else path
+
+
+def save_checkpoint(path: str | Path, payload: dict[str, Any]) -> None:
+    """Write ``payload`` (plus the format tag) atomically: a crash never leaves half a file."""
+    data = {"format": FORMAT, **payload}
+    buffer = io.BytesIO()
+    torch.save(data, buffer)
+    atomic_write(path, lambda fh: fh.write(buffer.getvalue()))
+
+
+def load_checkpoint(path: str | Path) -> dict[str, Any]:
+    """Load a checkpoint with ``weights_only=True`` (no code can run) and check its keys.
+
+    Raises ``UserError`` for a missing, truncated, corrupt or foreign file.
+    """
+    file = checkpoint_path(path)
+    if not file.is_file():
+        raise UserError(f"checkpoint {file} does not exist; pass a checkpoint file or a run directory")
+    try:
+        data = torch.load(file, map_location="cpu", weights_only=True)
+    except (pickle.UnpicklingError, RuntimeError, EOFError, zipfile.BadZipFile, ValueError, OSError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise UserError(f"{file} is not a loadable checkpoint (corrupt, truncated or unsafe): {first}") from None
+    if not isinstance(data, dict):
+        raise UserError(f"{file} is not a smoothcert checkpoint (it holds a {type(data).__name__})")
+    missing = [key for key in REQUIRED if key not in data]
+    if missing:
+        raise UserError(f"{file} is not a smoothcert checkpoint: missing {', '.join(missing)}")
+    return data
+
+
+def model_from_checkpoint(ckpt: dict[str, Any]) -> nn.Module:
+    """Rebuild the model (normalization first) and load its weights."""
+    model = create_model(ckpt["arch"], int(ckpt["num_classes"]), tuple(ckpt["input_shape"]), ckpt["mean"], ckpt["std"])
+    try:
+        model.load_state_dict(ckpt["state_dict"])
+    except RuntimeError as exc:
+        raise UserError(f"checkpoint weights do not fit architecture {ckpt['arch']!r}: {str(exc).splitlines()[0]}") from None
+    return model
+
+
+def file_sha256(path: str | Path) -> str:
+    """Hex SHA-256 of a file's bytes (the checkpoint's identity in a certification manifest)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()

@@ -1,0 +1,123 @@
+"""Run configuration: defaults < recipe file < command-line flags < ``key=value`` overrides.
+
+The result is a plain dict (YAML-serialisable), written to the run directory as
+``config.yaml``. Builders turn it into constructor arguments; classes never see it.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from smoothcert.errors import UserError
+
+DEFAULTS: dict[str, Any] = {
+    "dataset": None,
+    "arch": None,
+    "method": "gaussian",
+    "sigma": None,
+    "method_args": {},
+    "epochs": 30,
+    "batch_size": 256,
+    "optimizer": "sgd",  # sgd | adam
+    "lr": 0.1,
+    "momentum": 0.9,
+    "weight_decay": 1e-4,
+    "lr_step": 30,  # multiply the lr by lr_gamma every lr_step epochs
+    "lr_gamma": 0.1,
+    "normalize": True,  # False: NormalizeLayer with mean 0, std 1 (inputs used as they are)
+    "seed": 0,
+    "data_dir": None,
+    "device": "auto",
+    "eval_noise": True,  # log test accuracy under one noise draw each epoch
+}
+REQUIRED = ("dataset", "arch", "sigma")
+
+
+def load_yaml(path: str | Path) -> dict[str, Any]:
+    """Read a YAML recipe; ``UserError`` when missing, malformed, or not a mapping."""
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"config file {path} does not exist")
+    try:
+        data = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        raise UserError(f"config file {path} is not valid YAML: {str(exc).splitlines()[0]}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise UserError(f"config file {path} must hold a mapping of keys to values")
+    return data
+
+
+def parse_override(text: str) -> tuple[list[str], Any]:
+    """``"a.b=3"`` -> ``(["a", "b"], 3)``; values are parsed as YAML scalars."""
+    key, sep, value = text.partition("=")
+    if not sep or not key:
+        raise UserError(f"override {text!r} must look like key=value (e.g. method_args.num_noise=4)")
+    try:
+        parsed = yaml.safe_load(value) if value else None
+    except yaml.YAMLError:
+        parsed = value
+    return key.split("."), parsed
+
+
+def _merge(base: dict[str, Any], update: Mapping[str, Any], where: str) -> None:
+    for key, value in update.items():
+        if key not in base:
+            raise UserError(f"unknown config key {key!r} in {where}; known: {', '.join(sorted(base))}")
+        if key == "method_args":
+            if not isinstance(value, Mapping):
+                raise UserError(f"method_args in {where} must be a mapping")
+            base[key] = {**base[key], **value}
+        else:
+            base[key] = value
+
+
+def resolve_config(
+    file: str | Path | None = None,
+    flags: Mapping[str, Any] | None = None,
+    overrides: Sequence[str] = (),
+) -> dict[str, Any]:
+    """Merge defaults, a recipe file, explicit flags (None means not given) and overrides."""
+    config = copy.deepcopy(DEFAULTS)
+    if file is not None:
+        _merge(config, load_yaml(file), str(file))
+    _merge(config, {k: v for k, v in (flags or {}).items() if v is not None}, "the command line")
+    for text in overrides:
+        keys, value = parse_override(text)
+        if keys[0] == "method_args" and len(keys) == 2:
+            _merge(config, {"method_args": {keys[1]: value}}, f"override {text!r}")
+        elif len(keys) == 1:
+            _merge(config, {keys[0]: value}, f"override {text!r}")
+        else:
+            raise UserError(f"override {text!r}: only method_args.<name> may be nested")
+    validate(config)
+    return config
+
+
+def validate(config: Mapping[str, Any]) -> None:
+    """Check types and ranges; a ``UserError`` naming the bad key otherwise."""
+    missing = [key for key in REQUIRED if config.get(key) is None]
+    if missing:
+        raise UserError(f"missing {', '.join(missing)}: give --{missing[0].replace('_', '-')} or set it in --config")
+    checks = {
+        "sigma": lambda v: isinstance(v, (int, float)) and v > 0,
+        "epochs": lambda v: isinstance(v, int) and v >= 1,
+        "batch_size": lambda v: isinstance(v, int) and v >= 1,
+        "lr": lambda v: isinstance(v, (int, float)) and v > 0,
+        "momentum": lambda v: isinstance(v, (int, float)) and 0 <= v < 1,
+        "weight_decay": lambda v: isinstance(v, (int, float)) and v >= 0,
+        "lr_step": lambda v: isinstance(v, int) and v >= 1,
+        "lr_gamma": lambda v: isinstance(v, (int, float)) and 0 < v <= 1,
+        "seed": lambda v: isinstance(v, int) and v >= 0,
+        "optimizer": lambda v: v in ("sgd", "adam"),
+        "normalize": lambda v: isinstance(v, bool),
+    }
+    for key, ok in checks.items():
+        if not ok(config[key]):
+            raise UserError(f"bad value for {key}: {config[key]!r}")

@@ -1,0 +1,180 @@
+"""The one training loop, shared by every method.
+
+Per-epoch atomic checkpoints, ``resume`` that continues bit for bit (the global
+RNG state and the epoch's shuffling seed are restored), a CSV log, progress.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+import yaml
+from torch import nn
+
+from smoothcert import __version__
+from smoothcert._io import atomic_write_text
+from smoothcert.data import TensorData, create_dataset
+from smoothcert.engine.checkpoint import CHECKPOINT_NAME, load_checkpoint, save_checkpoint
+from smoothcert.engine.progress import progress
+from smoothcert.errors import UserError
+from smoothcert.methods import TrainingMethod, create_method
+from smoothcert.models import create_model
+
+LOG_NAME = "log.csv"
+CONFIG_NAME = "config.yaml"
+
+
+def resolve_device(name: str) -> torch.device:
+    """``"auto"`` -> CUDA when available, else CPU; otherwise ``torch.device(name)``."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        return torch.device(name)
+    except RuntimeError:
+        raise UserError(f"unknown device {name!r}; use auto, cpu, cuda or cuda:K") from None
+
+
+def build_optimizer(config: dict[str, Any], model: nn.Module) -> tuple[torch.optim.Optimizer, Any]:
+    """SGD with momentum or Adam, and a step schedule (×lr_gamma every lr_step epochs)."""
+    params = model.parameters()
+    if config["optimizer"] == "adam":
+        opt: torch.optim.Optimizer = torch.optim.Adam(params, lr=config["lr"], weight_decay=config["weight_decay"])
+    else:
+        opt = torch.optim.SGD(params, lr=config["lr"], momentum=config["momentum"], weight_decay=config["weight_decay"])
+    return opt, torch.optim.lr_scheduler.StepLR(opt, step_size=config["lr_step"], gamma=config["lr_gamma"])
+
+
+def build_model(config: dict[str, Any], data: TensorData) -> nn.Module:
+    """The architecture with its NormalizeLayer (dataset statistics, or identity)."""
+    info = data.info
+    mean, std = (info.mean, info.std) if config["normalize"] else ((0.0,), (1.0,))
+    return create_model(config["arch"], info.num_classes, info.input_shape, mean, std)
+
+
+def build_method(config: dict[str, Any]) -> TrainingMethod:
+    """The training method with ``sigma`` and its ``method_args``."""
+    return create_method(config["method"], sigma=config["sigma"], **config["method_args"])
+
+
+def _epoch_order(n: int, seed: int, epoch: int, device: torch.device) -> torch.Tensor:
+    gen = torch.Generator().manual_seed(seed * 100_003 + epoch)
+    return torch.randperm(n, generator=gen).to(device)
+
+
+def _noisy_accuracy(model: nn.Module, data: TensorData, sigma: float, device: torch.device, seed: int) -> float:
+    """Accuracy of the base model on test images under one seeded noise draw each."""
+    model.eval()
+    gen = torch.Generator(device=device).manual_seed(seed)
+    correct = 0
+    with torch.inference_mode():
+        for start in range(0, len(data), 1000):
+            x = data.images[start : start + 1000].to(device)
+            y = data.labels[start : start + 1000].to(device)
+            noise = torch.randn(x.shape, generator=gen, device=device) * sigma
+            correct += int((model(x + noise).argmax(1) == y).sum())
+    return correct / max(len(data), 1)
+
+
+def _trim_log(path: Path, epochs_done: int) -> None:
+    """Drop log rows past the checkpoint's epoch (written before a crash)."""
+    if not path.is_file():
+        return
+    rows = list(csv.reader(io.StringIO(path.read_text())))
+    if not rows:
+        return
+    kept = [rows[0]] + [r for r in rows[1:] if r and r[0].isdigit() and int(r[0]) <= epochs_done]
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\n").writerows(kept)
+    atomic_write_text(path, out.getvalue())
+
+
+def train(config: dict[str, Any], out_dir: str | Path, resume: bool = False, quiet: bool = False) -> Path:
+    """Train per ``config`` into ``out_dir``; returns the checkpoint path.
+
+    Writes ``config.yaml`` (resolved), ``checkpoint.pt`` after every epoch
+    (atomically) and ``log.csv``. With ``resume`` the run continues from the last
+    complete checkpoint; an existing checkpoint without ``resume`` is refused.
+    """
+    out = Path(out_dir)
+    ckpt_file = out / CHECKPOINT_NAME
+    state = None
+    if ckpt_file.exists():
+        if not resume:
+            raise UserError(f"{ckpt_file} exists; pass --resume to continue it or choose another --out")
+        state = load_checkpoint(ckpt_file)
+        if state.get("config", {}).get("method") != config["method"] or state["arch"] != config["arch"]:
+            raise UserError(f"{ckpt_file} was trained with another method or architecture; choose another --out")
+    device = resolve_device(config["device"])
+    train_data = create_dataset(config["dataset"], "train", config["data_dir"])
+    test_data = create_dataset(config["dataset"], "test", config["data_dir"]) if config["eval_noise"] else None
+    torch.manual_seed(config["seed"])
+    model = build_model(config, train_data).to(device)
+    method = build_method(config)
+    optimizer, scheduler = build_optimizer(config, model)
+    start_epoch = 0
+    if state is not None:
+        model.load_state_dict(state["state_dict"])
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        torch.set_rng_state(state["rng_state"])
+        start_epoch = int(state["epoch"])
+        _trim_log(out / LOG_NAME, start_epoch)
+    out.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(out / CONFIG_NAME, yaml.safe_dump(config, sort_keys=False))
+    images, labels = train_data.images.to(device), train_data.labels.to(device)
+    info = train_data.info
+    meta = {
+        "arch": config["arch"], "dataset": info.name, "num_classes": info.num_classes,
+        "input_shape": list(info.input_shape), "sigma": float(config["sigma"]), "method": config["method"],
+        "mean": list(info.mean) if config["normalize"] else [0.0], "std": list(info.std) if config["normalize"] else [1.0],
+        "config": config, "version": __version__,
+    }
+    bs = config["batch_size"]
+    for epoch in range(start_epoch, config["epochs"]):
+        began = time.perf_counter()
+        method.set_epoch(epoch)
+        model.train()
+        order = _epoch_order(len(labels), config["seed"], epoch, device)
+        sums: dict[str, float] = {}
+        steps = 0
+        bar = progress(range(0, len(order), bs), desc=f"epoch {epoch + 1}/{config['epochs']}", disable=quiet)
+        for start in bar:
+            idx = order[start : start + bs]
+            terms = method(model, images[idx], labels[idx])
+            optimizer.zero_grad(set_to_none=True)
+            terms["loss"].backward()
+            optimizer.step()
+            for key, value in terms.items():
+                sums[key] = sums.get(key, 0.0) + float(value.detach())
+            steps += 1
+        lr = optimizer.param_groups[0]["lr"]
+        scheduler.step()
+        row: dict[str, Any] = {"epoch": epoch + 1, "lr": lr}
+        row.update({key: total / max(steps, 1) for key, total in sums.items()})
+        if test_data is not None:
+            row["test_acc_noisy"] = _noisy_accuracy(model, test_data, config["sigma"], device, seed=epoch)
+        row["time"] = time.perf_counter() - began
+        save_checkpoint(ckpt_file, {
+            **meta, "epoch": epoch + 1, "state_dict": model.state_dict(), "optimizer": optimizer.state_dict(),
+            "scheduler": scheduler.state_dict(), "rng_state": torch.get_rng_state(),
+        })
+        _append_log(out / LOG_NAME, row)
+        if not quiet:
+            shown = "  ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in row.items())
+            print(shown, file=sys.stderr, flush=True)
+    return ckpt_file
+
+
+def _append_log(path: Path, row: dict[str, Any]) -> None:
+    new = not path.exists() or path.stat().st_size == 0
+    with open(path, "a", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(row), lineterminator="\n")
+        if new:
+            writer.writeheader()
+        writer.writerow(row)

@@ -1,0 +1,88 @@
+"""The training-method protocol and its registry.
+
+A method is a callable ``method(model, inputs, targets) -> dict`` whose ``"loss"``
+entry is the scalar to minimise; further entries (``"ce"``, ``"kl"``, ...) are
+detached terms for logging. Hyperparameters are keyword-only constructor
+arguments; the training loop calls ``set_epoch`` at the start of each epoch
+(for warm-ups and deferred starts). Noise comes from torch's global RNG, which
+the training loop seeds (per rank under torchrun).
+"""
+
+from __future__ import annotations
+
+import inspect
+from typing import Callable, Protocol, runtime_checkable
+
+import torch
+from torch import nn
+
+from smoothcert._registry import Registry
+from smoothcert.errors import UserError
+
+
+@runtime_checkable
+class TrainingMethod(Protocol):
+    """What the training loop needs of a method."""
+
+    sigma: float
+
+    def __call__(self, model: nn.Module, inputs: torch.Tensor, targets: torch.Tensor) -> dict[str, torch.Tensor]: ...
+
+    def set_epoch(self, epoch: int) -> None: ...
+
+
+class Method:
+    """Base class: stores ``sigma``, ignores ``set_epoch``, prints its options in ``repr``."""
+
+    def __init__(self, *, sigma: float) -> None:
+        if sigma < 0:
+            raise UserError(f"sigma must be >= 0, got {sigma}")
+        self.sigma = float(sigma)
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        """Called by the training loop at the start of each epoch (0-based)."""
+        self.epoch = epoch
+
+    def options(self) -> dict[str, object]:
+        """The constructor arguments, as given (for repr and the run's config)."""
+        names = inspect.signature(type(self).__init__).parameters
+        return {name: getattr(self, name) for name in names if name != "self" and hasattr(self, name)}
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.options().items())
+        return f"{type(self).__name__}({args})"
+
+
+MethodClass = Callable[..., TrainingMethod]
+_METHODS: Registry[MethodClass] = Registry("method")
+
+
+def register_method(name: str) -> Callable[[MethodClass], MethodClass]:
+    """Class decorator registering a training method under ``name``."""
+    return _METHODS.register(name)
+
+
+def create_method(name: str, **kwargs: object) -> TrainingMethod:
+    """Build method ``name`` from keyword arguments; a ``UserError`` for unknown options.
+
+    Example:
+        >>> method = create_method("gaussian", sigma=0.25)
+    """
+    cls = _METHODS.get(name)
+    params = inspect.signature(cls).parameters
+    unknown = sorted(set(kwargs) - set(params))
+    if unknown:
+        known = ", ".join(p for p in params) or "none"
+        raise UserError(f"method {name!r} has no option {', '.join(unknown)}; its options: {known}")
+    return cls(**kwargs)
+
+
+def list_methods() -> list[str]:
+    """Names of the registered training methods."""
+    return _METHODS.names()
+
+
+def noisy(inputs: torch.Tensor, sigma: float) -> torch.Tensor:
+    """``inputs + N(0, sigma^2 I)`` from the global RNG."""
+    return inputs + torch.randn_like(inputs) * sigma
