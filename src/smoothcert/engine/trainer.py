@@ -165,7 +165,8 @@ def train(config: dict[str, Any], out_dir: str | Path, resume: bool = False, qui
             "scheduler": scheduler.state_dict(), "rng_state": torch.get_rng_state(),
         })
         _append_log(out / LOG_NAME, row)
-        if not quiet:
+        every = max(config["epochs"] // 10, 1)  # about ten epoch lines per run
+        if not quiet and ((epoch + 1) % every == 0 or epoch + 1 == config["epochs"]):
             shown = "  ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in row.items())
             print(shown, file=sys.stderr, flush=True)
     return ckpt_file
