@@ -8,9 +8,24 @@ analyze the results. The core API::
     cert = smooth.certify(x, n0=100, n=100_000, alpha=0.001)
 """
 
-from smoothcert import stats
-from smoothcert.smooth import Certificate, Smooth
-
 __version__ = "0.1.0"
 
-__all__ = ["Smooth", "Certificate", "stats", "__version__"]
+from smoothcert import stats  # noqa: E402
+from smoothcert.data import create_dataset, list_datasets  # noqa: E402
+from smoothcert.methods import create_method, list_methods  # noqa: E402
+from smoothcert.models import NormalizeLayer, create_model, list_models  # noqa: E402
+from smoothcert.smooth import Certificate, Smooth  # noqa: E402
+
+__all__ = [
+    "Certificate",
+    "NormalizeLayer",
+    "Smooth",
+    "__version__",
+    "create_dataset",
+    "create_method",
+    "create_model",
+    "list_datasets",
+    "list_methods",
+    "list_models",
+    "stats",
+]
