@@ -14,7 +14,7 @@ from typing import NoReturn
 from smoothcert import __version__
 from smoothcert.errors import UserError
 
-SUBCOMMANDS = ("train", "certify", "predict", "analyze", "budget", "demo")
+SUBCOMMANDS = ("train", "certify", "predict", "attack", "analyze", "budget", "margins", "report", "reproduce", "convert", "demo")
 
 
 class _Parser(argparse.ArgumentParser):
