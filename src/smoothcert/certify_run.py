@@ -25,7 +25,7 @@ import torch
 from smoothcert._io import atomic_write_text
 from smoothcert.engine.progress import progress
 from smoothcert.errors import UserError
-from smoothcert.smooth import Smooth
+from smoothcert.smooth import ModelOutputError, Smooth
 
 CERTIFY_COLUMNS = ["idx", "label", "predict", "radius", "correct", "time", "p_lower", "count", "n"]
 PREDICT_COLUMNS = ["idx", "label", "predict", "correct", "time"]
@@ -58,19 +58,18 @@ def _format(value: Any) -> str:
 
 
 def _read_existing(path: Path, columns: Sequence[str]) -> set[int]:
-    """Indices already in ``path``; truncates a torn (unterminated) last line."""
+    """Indices already in ``path``; truncates a torn (unterminated) last line.
+
+    The file is checked before anything is cut, so a file that is refused stays
+    byte-identical.
+    """
     raw = path.read_bytes()
-    if raw and not raw.endswith(b"\n"):
-        cut = raw.rfind(b"\n") + 1
-        with open(path, "r+b") as fh:
-            fh.truncate(cut)
-            fh.flush()
-            os.fsync(fh.fileno())
-        raw = raw[:cut]
-    lines = raw.decode("utf-8").splitlines()
-    if not lines:
-        return set()
-    if lines[0].split("\t") != list(columns):
+    cut = raw.rfind(b"\n") + 1  # a kill mid-row leaves an unterminated tail; rows before it are whole
+    try:
+        lines = raw[:cut].decode("utf-8").splitlines()
+    except UnicodeDecodeError:
+        raise UserError(f"{path} is not a text TSV; move it away or choose another --out") from None
+    if lines and lines[0].split("\t") != list(columns):
         raise UserError(f"{path} has header {lines[0]!r}, not this command's columns; choose another --out")
     done: set[int] = set()
     for number, line in enumerate(lines[1:], start=2):
@@ -78,6 +77,11 @@ def _read_existing(path: Path, columns: Sequence[str]) -> set[int]:
         if len(fields) != len(columns) or not fields[0].isdigit():
             raise UserError(f"{path} line {number} is malformed; fix or move the file, or choose another --out")
         done.add(int(fields[0]))
+    if cut < len(raw):
+        with open(path, "r+b") as fh:
+            fh.truncate(cut)
+            fh.flush()
+            os.fsync(fh.fileno())
     return done
 
 
@@ -125,16 +129,35 @@ def run_rows(
             atomic_write_text(meta, json.dumps({**manifest, "created": time.strftime("%Y-%m-%dT%H:%M:%S%z")}, indent=2))
         except OSError as exc:
             raise UserError(f"cannot write {meta}: {exc.strerror}; choose another --out") from None
+    created = not out.exists()
     todo = [idx for idx in indices if idx not in done]
-    with open(out, "a", encoding="utf-8") as fh:
-        if fh.tell() == 0:
-            fh.write("\t".join(columns) + "\n")
-        for idx in progress(todo, desc=desc, disable=quiet, unit="ex"):
-            row = compute(idx)
-            fh.write("\t".join(_format(row[c]) for c in columns) + "\n")
-            fh.flush()
-            os.fsync(fh.fileno())
+    try:
+        with open(out, "a", encoding="utf-8") as fh:
+            if fh.tell() == 0:
+                fh.write("\t".join(columns) + "\n")
+            for idx in progress(todo, desc=desc, disable=quiet, unit="ex"):
+                row = _compute(compute, idx)
+                fh.write("\t".join(_format(row[c]) for c in columns) + "\n")
+                fh.flush()
+                os.fsync(fh.fileno())
+                created = False  # a result exists now: never remove the file
+    except Exception:
+        if created:  # nothing certified yet: leave no header-only TSV (its manifest would block a rerun)
+            out.unlink(missing_ok=True)
+            meta.unlink(missing_ok=True)
+        raise
     return out
+
+
+def _compute(compute: Callable[[int], dict[str, Any]], idx: int) -> dict[str, Any]:
+    """``compute(idx)``, with a base model's unusable output (NaN logits, wrong width) as a ``UserError``."""
+    try:
+        return compute(idx)
+    except ModelOutputError as exc:
+        raise UserError(
+            f"example {idx}: {exc}; the checkpoint does not compute valid logits (diverged training or a "
+            "corrupt file?): retrain, or use an earlier checkpoint"
+        ) from None
 
 
 def certify_row(

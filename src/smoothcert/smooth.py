@@ -15,6 +15,10 @@ from torch import nn
 from smoothcert import stats
 
 
+class ModelOutputError(ValueError):
+    """The base model's output cannot be counted as votes (wrong shape, or NaN logits)."""
+
+
 @dataclass(frozen=True)
 class Certificate:
     """The outcome of :meth:`Smooth.certify` and the evidence behind it.
@@ -123,8 +127,8 @@ class Smooth:
 
         Noise is drawn on ``x.device`` in ``x.dtype``, batches of at most
         ``batch_size``; votes are counted on the device, with one synchronisation
-        at the end. Raises ``ValueError`` if the model's logits have the wrong
-        width or contain NaN.
+        at the end. Raises :class:`ModelOutputError` (a ``ValueError``) if the
+        model's logits have the wrong width or contain NaN.
         """
         _check_sampling(num, "num")
         if batch_size < 1:
@@ -141,7 +145,7 @@ class Smooth:
                 noise = torch.randn(batch.shape, generator=generator, device=x.device, dtype=x.dtype)
                 logits = self.base_model(batch + noise * self.sigma)
                 if logits.dim() != 2 or logits.shape[1] != self.num_classes:
-                    raise ValueError(
+                    raise ModelOutputError(
                         f"base model returned logits of shape {tuple(logits.shape)}; "
                         f"expected ({size}, {self.num_classes})"
                     )
@@ -149,7 +153,7 @@ class Smooth:
                 counts += torch.bincount(logits.argmax(dim=1), minlength=self.num_classes)
         result = torch.cat([counts, nan_rows.view(1)]).cpu()  # the one synchronisation
         if int(result[-1]) > 0:
-            raise ValueError(f"base model returned NaN logits for {int(result[-1])} of {num} noisy inputs")
+            raise ModelOutputError(f"base model returned NaN logits for {int(result[-1])} of {num} noisy inputs")
         return result[:-1]
 
 

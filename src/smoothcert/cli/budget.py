@@ -6,6 +6,7 @@ import argparse
 
 from smoothcert import stats
 from smoothcert.cli._args import nonnegative_float, positive_float, positive_int, probability, unit_interval
+from smoothcert.cli._warnings import warn_futile
 from smoothcert.errors import UserError
 
 
@@ -19,6 +20,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     best = stats.max_radius(args.n, args.alpha, args.sigma)
+    warn_futile(args.n, args.alpha, args.sigma, args.radius)
     print(f"N={args.n}  alpha={args.alpha}  sigma={args.sigma}")
     print(f"largest certifiable radius (all N samples agree): {best:.4f}")
     for radius in args.radius:

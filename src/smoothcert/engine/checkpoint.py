@@ -70,7 +70,18 @@ def model_from_checkpoint(ckpt: dict[str, Any]) -> nn.Module:
         model.load_state_dict(ckpt["state_dict"])
     except RuntimeError as exc:
         raise UserError(f"checkpoint weights do not fit architecture {ckpt['arch']!r}: {str(exc).splitlines()[0]}") from None
+    _check_finite(ckpt["state_dict"])
     return model
+
+
+def _check_finite(state: dict[str, Any]) -> None:
+    """A ``UserError`` naming the first weight with NaN or infinite entries (it could only vote NaN)."""
+    for key, value in state.items():
+        if isinstance(value, torch.Tensor) and value.is_floating_point() and not bool(torch.isfinite(value).all()):
+            raise UserError(
+                f"checkpoint weight {key!r} holds NaN or infinite values (training diverged?); "
+                "retrain with a smaller --lr, or use an earlier checkpoint"
+            )
 
 
 def file_sha256(path: str | Path) -> str:

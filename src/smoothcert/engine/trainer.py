@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import io
+import os
 import sys
 import time
 from pathlib import Path
@@ -82,16 +83,29 @@ def _noisy_accuracy(model: nn.Module, data: TensorData, sigma: float, device: to
 
 
 def _trim_log(path: Path, epochs_done: int) -> None:
-    """Drop log rows past the checkpoint's epoch (written before a crash)."""
+    """Keep the header and one row for each epoch 1..``epochs_done``; drop the rest.
+
+    Each epoch's row is logged (and fsynced) just before its checkpoint, so after a
+    crash the log may hold a row whose checkpoint was never written, or a row torn
+    by the kill (an unterminated last line); both go. With ``epochs_done == 0``
+    the file is emptied. Rewritten atomically, and only when something changes.
+    """
     if not path.is_file():
         return
-    rows = list(csv.reader(io.StringIO(path.read_text())))
-    if not rows:
-        return
-    kept = [rows[0]] + [r for r in rows[1:] if r and r[0].isdigit() and int(r[0]) <= epochs_done]
+    raw = path.read_bytes()
+    rows = list(csv.reader(io.StringIO(raw[: raw.rfind(b"\n") + 1].decode("utf-8", errors="replace"))))
+    kept: list[list[str]] = []
+    if rows and epochs_done > 0:
+        kept.append(rows[0])
+        seen: set[int] = set()
+        for row in rows[1:]:
+            if len(row) == len(rows[0]) and row[0].isdigit() and int(row[0]) <= epochs_done and int(row[0]) not in seen:
+                seen.add(int(row[0]))
+                kept.append(row)
     out = io.StringIO()
     csv.writer(out, lineterminator="\n").writerows(kept)
-    atomic_write_text(path, out.getvalue())
+    if out.getvalue().encode("utf-8") != raw:
+        atomic_write_text(path, out.getvalue())
 
 
 def train(config: dict[str, Any], out_dir: str | Path, resume: bool = False, quiet: bool = False) -> Path:
@@ -108,8 +122,10 @@ def train(config: dict[str, Any], out_dir: str | Path, resume: bool = False, qui
         if not resume:
             raise UserError(f"{ckpt_file} exists; pass --resume to continue it or choose another --out")
         state = load_checkpoint(ckpt_file)
-        if state.get("config", {}).get("method") != config["method"] or state["arch"] != config["arch"]:
-            raise UserError(f"{ckpt_file} was trained with another method or architecture; choose another --out")
+        trained = (state.get("config", {}).get("method"), state["arch"], state["dataset"])
+        if trained != (config["method"], config["arch"], config["dataset"]):
+            raise UserError(f"{ckpt_file} was trained with method, arch, dataset = {', '.join(map(str, trained))}; "
+                            "resume with those, or choose another --out")
     device = resolve_device(config["device"])
     train_data = create_dataset(config["dataset"], "train", config["data_dir"])
     test_data = create_dataset(config["dataset"], "test", config["data_dir"]) if config["eval_noise"] else None
@@ -124,7 +140,10 @@ def train(config: dict[str, Any], out_dir: str | Path, resume: bool = False, qui
         scheduler.load_state_dict(state["scheduler"])
         torch.set_rng_state(state["rng_state"])
         start_epoch = int(state["epoch"])
-        _trim_log(out / LOG_NAME, start_epoch)
+    if (out / LOG_NAME).exists() and state is None and not resume:
+        raise UserError(f"{out / LOG_NAME} exists but {ckpt_file.name} does not (a run stopped in its first epoch?); "
+                        "pass --resume to start it again, or choose another --out")
+    _trim_log(out / LOG_NAME, start_epoch)
     out.mkdir(parents=True, exist_ok=True)
     atomic_write_text(out / CONFIG_NAME, yaml.safe_dump(config, sort_keys=False))
     images, labels = train_data.images.to(device), train_data.labels.to(device)
@@ -160,11 +179,11 @@ def train(config: dict[str, Any], out_dir: str | Path, resume: bool = False, qui
         if test_data is not None:
             row["test_acc_noisy"] = _noisy_accuracy(model, test_data, config["sigma"], device, seed=epoch)
         row["time"] = time.perf_counter() - began
+        _append_log(out / LOG_NAME, row)  # first: a crash before the checkpoint lands leaves a row _trim_log drops
         save_checkpoint(ckpt_file, {
             **meta, "epoch": epoch + 1, "state_dict": model.state_dict(), "optimizer": optimizer.state_dict(),
             "scheduler": scheduler.state_dict(), "rng_state": torch.get_rng_state(),
         })
-        _append_log(out / LOG_NAME, row)
         every = max(config["epochs"] // 10, 1)  # about ten epoch lines per run
         if not quiet and ((epoch + 1) % every == 0 or epoch + 1 == config["epochs"]):
             shown = "  ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in row.items())
@@ -179,3 +198,5 @@ def _append_log(path: Path, row: dict[str, Any]) -> None:
         if new:
             writer.writeheader()
         writer.writerow(row)
+        fh.flush()
+        os.fsync(fh.fileno())
