@@ -173,19 +173,22 @@ def test_tables(ours):
     summaries = [summarize(res, radii)]
     md = format_table(summaries, radii, "markdown")
     assert md.splitlines() == [
-        "| name | examples | clean acc | r=0 | r=0.25 | r=0.5 | ACR | abstain % |",
-        "|---|--:|--:|--:|--:|--:|--:|--:|",
-        "| ours | 8 | 62.5 | 62.5 | 50.0 | 37.5 | 0.359 | 25.0 |",
+        "| name | examples | clean acc | r=0 | r=0.25 | r=0.5 | ACR | abstain % | non-abstain acc % |",
+        "|---|--:|--:|--:|--:|--:|--:|--:|--:|",
+        "| ours | 8 | 62.5 | 62.5 | 50.0 | 37.5 | 0.359 | 25.0 | 83.3 |",  # 5/6 answered right
     ]
     latex = format_table([{**summaries[0], "name": "a_b"}], radii, "latex")
-    assert r"\begin{tabular}" in latex and r"a\_b & 8 & 62.5 & 62.5 & 50.0 & 37.5 & 0.359 & 25.0 \\" in latex
+    assert r"\begin{tabular}" in latex and r"$r=0.25$" in latex
+    assert r"a\_b & 8 & 62.5 & 62.5 & 50.0 & 37.5 & 0.359 & 25.0 & 83.3 \\" in latex
     rows = list(csv.DictReader(io.StringIO(format_table(summaries, radii, "csv"))))
     assert len(rows) == 1 and float(rows[0]["acr"]) == 0.359375
     assert float(rows[0]["certified_accuracy@0.5"]) == 0.375
     out = json.loads(format_table(summaries, radii, "json"))
     assert out == {"runs": [summarize(res, radii)]}
+    html_table = format_table([{**summaries[0], "name": "<b>&"}], radii, "html")
+    assert "<td>&lt;b&gt;&amp;</td>" in html_table and '<td class="num">83.3</td>' in html_table
     with pytest.raises(ValueError):
-        format_table(summaries, radii, "html")
+        format_table(summaries, radii, "yaml")
 
 
 def test_plot_png_and_svg(tmp_path, ours):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 from smoothcert import stats
 from smoothcert.cli._args import nonnegative_float, positive_float, positive_int, probability, unit_interval
@@ -16,9 +17,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--sigma", type=positive_float, required=True, help="noise level")
     parser.add_argument("--radius", type=nonnegative_float, nargs="*", default=[], help="target radii")
     parser.add_argument("--p-a", type=unit_interval, default=1.0, help="true top-class probability (default 1)")
+    parser.add_argument("--plot", metavar="OUT",
+                        help="draw the largest certifiable radius vs N (log x) to OUT (.png, .svg, .pdf)")
+    parser.add_argument("--alphas", type=probability, nargs="+", metavar="A",
+                        help="failure probabilities drawn by --plot (default: --alpha)")
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.plot:
+        from smoothcert.analysis.budget_plot import plot_format
+
+        plot_format(args.plot)  # a bad extension fails before anything is printed
+    elif args.alphas:
+        raise UserError("--alphas only sets the curves of --plot; add --plot OUT.png")
     best = stats.max_radius(args.n, args.alpha, args.sigma)
     warn_futile(args.n, args.alpha, args.sigma, args.radius)
     print(f"N={args.n}  alpha={args.alpha}  sigma={args.sigma}")
@@ -30,4 +41,9 @@ def run(args: argparse.Namespace) -> int:
             raise UserError(str(exc)) from None
         verdict = "within" if need <= args.n else "beyond"
         print(f"radius {radius:g} with p_A={args.p_a:g}: needs N >= {need} ({verdict} N={args.n})")
+    if args.plot:
+        from smoothcert.analysis.budget_plot import plot_budget
+
+        plot_budget(args.plot, args.n, args.sigma, args.alphas or [args.alpha], args.radius)
+        print(f"wrote {args.plot}", file=sys.stderr)
     return 0

@@ -1,0 +1,87 @@
+"""Headless figures (the Agg backend) and crash-safe, world-readable output files.
+
+Every plot of :mod:`smoothcert.analysis` is a :class:`matplotlib.figure.Figure`
+built without pyplot (a Figure owns its canvas: no global state), written in
+the format its file extension names, or rendered to bytes for the HTML report.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import sys
+from pathlib import Path
+
+import matplotlib
+
+if "matplotlib.pyplot" not in sys.modules:  # never switch an interactive session's backend
+    matplotlib.use("Agg")
+from matplotlib.figure import Figure  # noqa: E402
+
+from smoothcert._io import atomic_write  # noqa: E402
+from smoothcert.errors import UserError  # noqa: E402
+
+PLOT_FORMATS: tuple[str, ...] = ("png", "svg", "pdf")
+_DPI = 120
+
+
+def plot_format(out_path: str | Path) -> str:
+    """The image format of ``out_path`` from its extension (``png``, ``svg`` or ``pdf``).
+
+    Raises:
+        UserError: The extension is not one of ``PLOT_FORMATS``.
+    """
+    ext = Path(out_path).suffix.lower().lstrip(".")
+    if ext not in PLOT_FORMATS:
+        raise UserError(f"cannot write a plot to {str(out_path)!r}: unsupported extension "
+                        f"{ext or '(none)'!r}; use one of .png, .svg, .pdf")
+    return ext
+
+
+def new_figure(width: float = 6.0, height: float = 4.0) -> Figure:
+    """A fresh figure of ``width`` x ``height`` inches, not registered with pyplot."""
+    return Figure(figsize=(width, height))
+
+
+def figure_bytes(fig: Figure, fmt: str = "png") -> bytes:
+    """The figure encoded as ``fmt`` (one of ``PLOT_FORMATS``)."""
+    buf = io.BytesIO()
+    fig.savefig(buf, format=fmt, dpi=_DPI)
+    return buf.getvalue()
+
+
+def write_output(path: str | Path, data: bytes) -> Path:
+    """Write ``data`` to ``path`` atomically, readable like an ordinary file.
+
+    The file is written to a temporary name in the same directory, fsynced
+    and renamed, so a crash leaves either the old file or the new one. It
+    gets the old file's permission bits, or 0644 for a new file (a bare
+    temporary file would be 0600). Parent directories are created.
+
+    Raises:
+        UserError: ``path`` is a directory or cannot be written.
+    """
+    path = Path(path)
+    if path.is_dir():
+        raise UserError(f"{str(path)!r} is a directory; give a file name inside it")
+    mode = path.stat().st_mode & 0o777 if path.exists() else 0o644
+
+    def write(fh: object) -> None:
+        os.fchmod(fh.fileno(), mode)  # type: ignore[attr-defined]
+        fh.write(data)  # type: ignore[attr-defined]
+
+    try:
+        atomic_write(path, write)  # type: ignore[arg-type]
+    except OSError as exc:
+        raise UserError(f"cannot write {str(path)!r}: {exc.strerror}; choose another "
+                        "output path") from None
+    return path
+
+
+def save_figure(fig: Figure, out_path: str | Path) -> Path:
+    """Write ``fig`` to ``out_path`` in the format of its extension, atomically.
+
+    Raises:
+        UserError: Unsupported extension, or the file cannot be written.
+    """
+    return write_output(out_path, figure_bytes(fig, plot_format(out_path)))

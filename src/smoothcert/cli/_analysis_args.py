@@ -1,0 +1,64 @@
+"""Arguments shared by ``analyze`` and ``report``: radii, display names, groups."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import math
+import sys
+from collections.abc import Sequence
+
+from smoothcert.analysis import Group, Results, groups_from_globs, groups_from_regex
+from smoothcert.errors import UserError
+
+DEFAULT_RADII: tuple[float, ...] = (0.0, 0.25, 0.5, 0.75, 1.0)
+
+
+def add_radii(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--radii", nargs="+", type=float, default=list(DEFAULT_RADII),
+                        metavar="R", help="radii for certified accuracy (default: %(default)s)")
+
+
+def add_groups(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--group", action="append", default=[], metavar="LABEL=GLOB",
+                        help="put the files matching GLOB (path or file name) in group LABEL (split at the last '='); "
+                             "repeat for several groups; reports mean ± std per group")
+    parser.add_argument("--group-by", metavar="REGEX",
+                        help="group by a regular expression searched in each file name without .tsv; "
+                             "the label is its group 'label', else its first group, else the match")
+
+
+def radii(values: Sequence[float]) -> list[float]:
+    """The radii as floats, repeats dropped, order kept; a ``UserError`` for a bad one."""
+    bad = [r for r in values if not (math.isfinite(r) and r >= 0)]
+    if bad:
+        raise UserError(f"--radii must be finite numbers >= 0, got {bad[0]}; e.g. --radii 0 0.25 0.5")
+    return list(dict.fromkeys(float(r) for r in values))
+
+
+def check_group_flags(args: argparse.Namespace) -> None:
+    if args.group and args.group_by:
+        raise UserError("give either --group LABEL=GLOB or --group-by REGEX, not both")
+
+
+def renamed(results: list[Results], names: Sequence[str] | None) -> list[Results]:
+    """``results`` with display names ``names`` (one per run), or unchanged when ``None``."""
+    if names is None:
+        return results
+    if len(names) != len(results):
+        raise UserError(f"--name got {len(names)} names for {len(results)} files; "
+                        "give one name per file, in the same order")
+    return [dataclasses.replace(r, name=n) for r, n in zip(results, names)]
+
+
+def groups(args: argparse.Namespace, results: Sequence[Results]) -> list[Group] | None:
+    """The groups asked for on the command line, or ``None``; warns about unmatched runs."""
+    if args.group:
+        return groups_from_globs(results, args.group)
+    if args.group_by:
+        found, unmatched = groups_from_regex(results, args.group_by)
+        for res in unmatched:
+            print(f"warning: --group-by {args.group_by!r} does not match {res.name!r}; "
+                  "it is left out of the groups", file=sys.stderr)
+        return found
+    return None

@@ -1,0 +1,50 @@
+"""One self-contained HTML report of certification runs (tables, plots, manifests, configs, logs)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from smoothcert.analysis import load_results
+from smoothcert.cli import _analysis_args as common
+from smoothcert.cli._args import nonnegative_int
+from smoothcert.errors import UserError
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add the ``report`` arguments to ``parser``."""
+    parser.add_argument("inputs", nargs="+", metavar="RUN_OR_TSV",
+                        help="certification TSVs, or run directories (their *.tsv, config.yaml, log.csv)")
+    parser.add_argument("--out", required=True, metavar="report.html", help="the HTML file to write")
+    common.add_radii(parser)
+    parser.add_argument("--name", nargs="+", metavar="NAME",
+                        help="display names, one per TSV found (default: file name without .tsv)")
+    common.add_groups(parser)
+    parser.add_argument("--title", default="smoothcert report", help="page title")
+    parser.add_argument("--log-lines", type=nonnegative_int, default=10,
+                        help="last rows of each log.csv to show (default 10)")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Write the report to ``args.out`` (atomically); nothing is written on an error.
+
+    Raises:
+        UserError: A missing input, a bad radius, name count or group spec,
+            an unreadable TSV, or an ``--out`` that is a directory or does
+            not end in .html/.htm.
+    """
+    from smoothcert.analysis.report import build_report, collect_inputs, write_report
+
+    radii = common.radii(args.radii)
+    common.check_group_flags(args)
+    if not args.out.lower().endswith((".html", ".htm")):
+        raise UserError(f"--out {args.out!r} must end in .html (the report is one HTML page)")
+    tsvs, run_dirs = collect_inputs(args.inputs)
+    results = common.renamed([load_results(p) for p in tsvs], args.name)
+    groups = common.groups(args, results) if results else None
+    document = build_report(results, run_dirs, radii, groups=groups, title=args.title,
+                            log_lines=args.log_lines)
+    write_report(args.out, document)
+    print(f"wrote {args.out} ({len(results)} run(s), {len(run_dirs)} run director"
+          f"{'y' if len(run_dirs) == 1 else 'ies'})", file=sys.stderr)
+    return 0
