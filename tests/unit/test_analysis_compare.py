@@ -253,3 +253,14 @@ def test_cli_errors_exit_2(seeds, capsys, tmp_path):
     assert main(["analyze", one, "--hist", str(tmp_path / "h.gif")]) == 2
     captured = capsys.readouterr()
     assert captured.out == "" and captured.err.count("error: ") == 4
+
+
+def test_cli_same_file_names_get_their_directory(tmp_path, capsys):
+    for d in ("seed1", "seed2"):
+        (tmp_path / d).mkdir()
+        abst(tmp_path / d, "certify.tsv", [1, -1])
+    paths = [str(tmp_path / d / "certify.tsv") for d in ("seed1", "seed2")]
+    assert analyze.run(parse([*paths, "--format", "json", "--group-by", r"seed\d"])) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert [r["name"] for r in out["runs"]] == ["seed1/certify", "seed2/certify"]
+    assert [g["label"] for g in out["groups"]] == ["seed1", "seed2"]  # the regex sees these names

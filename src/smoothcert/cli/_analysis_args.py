@@ -6,6 +6,7 @@ import argparse
 import dataclasses
 import math
 import sys
+from collections import Counter
 from collections.abc import Sequence
 
 from smoothcert.analysis import Group, Results, groups_from_globs, groups_from_regex
@@ -42,9 +43,15 @@ def check_group_flags(args: argparse.Namespace) -> None:
 
 
 def renamed(results: list[Results], names: Sequence[str] | None) -> list[Results]:
-    """``results`` with display names ``names`` (one per run), or unchanged when ``None``."""
+    """``results`` with display names ``names`` (one per run).
+
+    Without ``names``, runs whose file names coincide (``a/certify.tsv``,
+    ``b/certify.tsv``) are told apart by their directory (``a/certify``).
+    """
     if names is None:
-        return results
+        counts = Counter(r.name for r in results)
+        return [dataclasses.replace(r, name=f"{r.path.parent.name}/{r.name}")
+                if counts[r.name] > 1 and r.path.parent.name else r for r in results]
     if len(names) != len(results):
         raise UserError(f"--name got {len(names)} names for {len(results)} files; "
                         "give one name per file, in the same order")
