@@ -20,6 +20,7 @@ def atomic_write(path: str | Path, write: Callable[[IO[bytes]], None]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=f"{path.suffix}.tmp", dir=path.parent)
     try:
+        os.fchmod(fd, _mode_for(path))
         with os.fdopen(fd, "wb") as fh:
             write(fh)
             fh.flush()
@@ -34,6 +35,16 @@ def atomic_write(path: str | Path, write: Callable[[IO[bytes]], None]) -> None:
 def atomic_write_text(path: str | Path, text: str) -> None:
     """:func:`atomic_write` for a UTF-8 string."""
     atomic_write(path, lambda fh: fh.write(text.encode("utf-8")))
+
+
+def _mode_for(path: Path) -> int:
+    """The existing file's mode, else 0666 less the umask (what ``open`` would give)."""
+    try:
+        return path.stat().st_mode & 0o777
+    except OSError:
+        umask = os.umask(0)
+        os.umask(umask)
+        return 0o666 & ~umask
 
 
 def _fsync_dir(directory: Path) -> None:
