@@ -36,6 +36,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.nn.parallel import DistributedDataParallel
 
 from smoothcert.attacks import ATTACKS, SmoothAttack
 from smoothcert.errors import UserError
@@ -129,7 +130,10 @@ class SmoothAdv(Method):
         both the attack and the returned copies. With eps = 0, x_adv is the input.
         """
         noise = noise_draws(inputs, self.num_noise, self.sigma)
-        x_adv = self._attacker.attack(model, inputs, targets, noise)
+        # Under DistributedDataParallel the attack runs the wrapped module itself, so its
+        # forward and backward passes never engage DDP's gradient synchronisation.
+        target = model.module if isinstance(model, DistributedDataParallel) else model
+        x_adv = self._attacker.attack(target, inputs, targets, noise)
         return noisy_batch(x_adv, noise), x_adv
 
     def __call__(self, model: nn.Module, inputs: torch.Tensor, targets: torch.Tensor) -> dict[str, torch.Tensor]:
