@@ -21,6 +21,7 @@ from torch import nn
 from smoothcert import __version__
 from smoothcert._io import atomic_write_text
 from smoothcert.data import TensorData, create_dataset
+from smoothcert.data.batches import BatchLoader
 from smoothcert.engine.checkpoint import CHECKPOINT_NAME, load_checkpoint, save_checkpoint
 from smoothcert.engine.progress import progress
 from smoothcert.errors import UserError
@@ -126,6 +127,9 @@ def train(config: dict[str, Any], out_dir: str | Path, resume: bool = False, qui
         if trained != (config["method"], config["arch"], config["dataset"]):
             raise UserError(f"{ckpt_file} was trained with method, arch, dataset = {', '.join(map(str, trained))}; "
                             "resume with those, or choose another --out")
+    if (out / LOG_NAME).exists() and not resume:
+        raise UserError(f"{out / LOG_NAME} exists but {ckpt_file.name} does not (a run stopped in its first epoch?); "
+                        "pass --resume to start it again, or choose another --out")
     device = resolve_device(config["device"])
     train_data = create_dataset(config["dataset"], "train", config["data_dir"])
     test_data = create_dataset(config["dataset"], "test", config["data_dir"]) if config["eval_noise"] else None
@@ -140,13 +144,13 @@ def train(config: dict[str, Any], out_dir: str | Path, resume: bool = False, qui
         scheduler.load_state_dict(state["scheduler"])
         torch.set_rng_state(state["rng_state"])
         start_epoch = int(state["epoch"])
-    if (out / LOG_NAME).exists() and state is None and not resume:
-        raise UserError(f"{out / LOG_NAME} exists but {ckpt_file.name} does not (a run stopped in its first epoch?); "
-                        "pass --resume to start it again, or choose another --out")
     _trim_log(out / LOG_NAME, start_epoch)
-    out.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(out / CONFIG_NAME, yaml.safe_dump(config, sort_keys=False))
-    images, labels = train_data.images.to(device), train_data.labels.to(device)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(out / CONFIG_NAME, yaml.safe_dump(config, sort_keys=False))
+    except OSError as exc:
+        raise UserError(f"cannot write the run directory {out}: {exc.strerror}; choose another --out") from None
+    batches = BatchLoader(train_data, device)
     info = train_data.info
     meta = {
         "arch": config["arch"], "dataset": info.name, "num_classes": info.num_classes,
@@ -159,13 +163,13 @@ def train(config: dict[str, Any], out_dir: str | Path, resume: bool = False, qui
         began = time.perf_counter()
         method.set_epoch(epoch)
         model.train()
-        order = _epoch_order(len(labels), config["seed"], epoch, device)
+        order = _epoch_order(len(train_data), config["seed"], epoch, device)
         sums: dict[str, float] = {}
         steps = 0
-        bar = progress(range(0, len(order), bs), desc=f"epoch {epoch + 1}/{config['epochs']}", disable=quiet)
-        for start in bar:
-            idx = order[start : start + bs]
-            terms = method(model, images[idx], labels[idx])
+        bar = progress(batches.epoch(order, bs), desc=f"epoch {epoch + 1}/{config['epochs']}", disable=quiet,
+                       total=batches.num_batches(bs))
+        for inputs, targets in bar:
+            terms = method(model, inputs, targets)
             optimizer.zero_grad(set_to_none=True)
             terms["loss"].backward()
             optimizer.step()
