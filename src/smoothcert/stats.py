@@ -95,7 +95,7 @@ def samples_needed(radius: float, sigma: float, alpha: float, p_a: float = 1.0) 
     target = float(norm.cdf(radius / sigma))
     if p_a <= target:
         raise ValueError(
-            f"p_A = {p_a} cannot certify radius {radius} at sigma {sigma}: it needs p_A > {target:.6g}"
+            f"p_A = {p_a} cannot certify radius {radius} at sigma {sigma}: it needs p_A > {target:.10g}"
         )
     if p_a >= 1.0:
         n = math.ceil(math.log(alpha) / math.log(target)) if target > 0.5 else 1

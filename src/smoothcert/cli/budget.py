@@ -31,7 +31,6 @@ def run(args: argparse.Namespace) -> int:
     elif args.alphas:
         raise UserError("--alphas only sets the curves of --plot; add --plot OUT.png")
     best = stats.max_radius(args.n, args.alpha, args.sigma)
-    warn_futile(args.n, args.alpha, args.sigma, args.radius)
     print(f"N={args.n}  alpha={args.alpha}  sigma={args.sigma}")
     print(f"largest certifiable radius (all N samples agree): {best:.4f}")
     for radius in args.radius:
@@ -41,6 +40,7 @@ def run(args: argparse.Namespace) -> int:
             raise UserError(str(exc)) from None
         verdict = "within" if need <= args.n else "beyond"
         print(f"radius {radius:g} with p_A={args.p_a:g}: needs N >= {need} ({verdict} N={args.n})")
+    warn_futile(args.n, args.alpha, args.sigma, args.radius)
     if args.plot:
         from smoothcert.analysis.budget_plot import plot_budget
 
