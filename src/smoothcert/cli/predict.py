@@ -9,6 +9,7 @@ from smoothcert.certify_run import PREDICT_COLUMNS, predict_row, run_rows, selec
 from smoothcert.cli._certify_args import add_common, base_manifest
 from smoothcert.cli._model import load_model_and_data
 from smoothcert.cli._warnings import warn_futile
+from smoothcert.engine.legacy import sigma_or_error
 from smoothcert.smooth import Smooth
 
 
@@ -18,7 +19,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     ckpt, model, data, device = load_model_and_data(args.checkpoint, args.dataset, args.split, args.data_dir, args.device)
-    sigma = args.sigma if args.sigma is not None else float(ckpt["sigma"])
+    sigma = sigma_or_error(ckpt, args.sigma)
     warn_futile(args.n, args.alpha, sigma, (), procedure="predict")
     smooth = Smooth(model, data.info.num_classes, sigma)
     manifest = base_manifest(args, ckpt, data.info.name, sigma, device)

@@ -1,6 +1,6 @@
 """Datasets, registered by name. Images are float32 in [0, 1]; normalization lives in the model."""
 
-from smoothcert.data import digits, mnist, synthetic  # noqa: F401  (registers the datasets)
+from smoothcert.data import cifar10, digits, imagefolder, mnist, synthetic  # noqa: F401  (registers the datasets)
 from smoothcert.data.base import (
     DatasetInfo,
     TensorData,

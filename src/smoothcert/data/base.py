@@ -31,9 +31,15 @@ class DatasetInfo:
 
 
 class TensorData(Dataset[tuple[torch.Tensor, torch.Tensor]]):
-    """A dataset held in memory: ``images`` float32 in [0, 1], ``labels`` int64."""
+    """A dataset held in memory: ``images`` float32 in [0, 1], ``labels`` int64.
 
-    def __init__(self, images: torch.Tensor, labels: torch.Tensor, info: DatasetInfo) -> None:
+    ``augment``, when given, is a random batch transform ``(N, C, H, W) -> same``
+    that the training loop applies to each training batch (e.g. CIFAR-10's crop
+    and flip); indexing the dataset never applies it.
+    """
+
+    def __init__(self, images: torch.Tensor, labels: torch.Tensor, info: DatasetInfo,
+                 augment: Callable[[torch.Tensor], torch.Tensor] | None = None) -> None:
         if images.shape[0] != labels.shape[0]:
             raise ValueError(f"{images.shape[0]} images but {labels.shape[0]} labels")
         if tuple(images.shape[1:]) != info.input_shape:
@@ -41,6 +47,7 @@ class TensorData(Dataset[tuple[torch.Tensor, torch.Tensor]]):
         self.images = images.float().contiguous()
         self.labels = labels.long().contiguous()
         self.info = info
+        self.augment = augment
 
     def __len__(self) -> int:
         return int(self.labels.shape[0])

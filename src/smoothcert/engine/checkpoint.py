@@ -20,6 +20,7 @@ import torch
 from torch import nn
 
 from smoothcert._io import atomic_write
+from smoothcert.engine.legacy import convert_legacy, describe_load_error, is_legacy
 from smoothcert.errors import UserError
 from smoothcert.models import create_model
 
@@ -42,10 +43,13 @@ def save_checkpoint(path: str | Path, payload: dict[str, Any]) -> None:
     atomic_write(path, lambda fh: fh.write(buffer.getvalue()))
 
 
-def load_checkpoint(path: str | Path) -> dict[str, Any]:
+def load_checkpoint(path: str | Path, *, legacy_normalization: str | None = None) -> dict[str, Any]:
     """Load a checkpoint with ``weights_only=True`` (no code can run) and check its keys.
 
-    Raises ``UserError`` for a missing, truncated, corrupt or foreign file.
+    A checkpoint of the original randomized-smoothing code is converted on the fly
+    (:mod:`smoothcert.engine.legacy`; ``legacy_normalization`` picks its input
+    normalization, its ``sigma`` is None). Raises ``UserError`` for a missing,
+    truncated, corrupt or foreign file.
     """
     file = checkpoint_path(path)
     if not file.is_file():
@@ -53,10 +57,12 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
     try:
         data = torch.load(file, map_location="cpu", weights_only=True)
     except (pickle.UnpicklingError, RuntimeError, EOFError, zipfile.BadZipFile, ValueError, OSError) as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise UserError(f"{file} is not a loadable checkpoint (corrupt, truncated or unsafe): {first}") from None
+        reason = describe_load_error(exc)
+        raise UserError(f"{file} is not a loadable checkpoint (corrupt, truncated or unsafe): {reason}") from None
     if not isinstance(data, dict):
         raise UserError(f"{file} is not a smoothcert checkpoint (it holds a {type(data).__name__})")
+    if is_legacy(data):
+        data = convert_legacy(data, normalization=legacy_normalization, origin=str(file))
     missing = [key for key in REQUIRED if key not in data]
     if missing:
         raise UserError(f"{file} is not a smoothcert checkpoint: missing {', '.join(missing)}")
