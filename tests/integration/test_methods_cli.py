@@ -1,4 +1,8 @@
-"""Every registered method trains from the command line; `smoothcert attack` end to end."""
+"""Every registered method trains from the command line; `smoothcert attack` end to end.
+
+The attack tests use the session fixture ``digits_run`` (tests/conftest.py): a
+digits_cnn trained briefly under Gaussian noise.
+"""
 
 from __future__ import annotations
 
@@ -44,14 +48,6 @@ def test_every_method_trains_an_epoch_from_the_cli(tmp_path: Path, name: str) ->
     assert load_checkpoint(out)["method"] == name
 
 
-@pytest.fixture(scope="module")
-def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("attack") / "run"
-    assert main(["train", "--dataset", "digits", "--arch", "digits_cnn", "--sigma", "0.5", "--out", str(out),
-                 "--epochs", "3", "--batch-size", "64", "--lr", "0.05", "--quiet"]) == 0
-    return out
-
-
 ATTACK = ["--num-noise", "8", "--num-steps", "4", "--n", "100", "--max", "6", "--skip", "7", "--quiet"]
 
 
@@ -60,9 +56,9 @@ def _rows(path: Path) -> list[dict[str, str]]:
         return list(csv.DictReader(fh, delimiter="\t"))
 
 
-def test_attack_end_to_end_resumes_and_matches_predict(tiny_run: Path, tmp_path: Path) -> None:
+def test_attack_end_to_end_resumes_and_matches_predict(digits_run: Path, tmp_path: Path) -> None:
     out = tmp_path / "attack.tsv"
-    args = ["attack", str(tiny_run), "--out", str(out), "--eps", "0", "0.5", "2.0", *ATTACK]
+    args = ["attack", str(digits_run), "--out", str(out), "--eps", "0", "0.5", "2.0", *ATTACK]
     assert main(args) == 0
     header = out.read_text().splitlines()[0].split("\t")
     assert header == ["idx", "label", "predict_eps0.0", "correct_eps0.0", "predict_eps0.5", "correct_eps0.5",
@@ -77,7 +73,7 @@ def test_attack_end_to_end_resumes_and_matches_predict(tiny_run: Path, tmp_path:
     assert manifest["eps"] == [0.0, 0.5, 2.0] and manifest["attack"] == "pgd" and manifest["num_noise"] == 8
     # eps = 0 is PREDICT on the clean input with the same per-example noise as `smoothcert predict`
     predicted = tmp_path / "predict.tsv"
-    assert main(["predict", str(tiny_run), "--out", str(predicted), "--n", "100", "--max", "6", "--skip", "7",
+    assert main(["predict", str(digits_run), "--out", str(predicted), "--n", "100", "--max", "6", "--skip", "7",
                  "--quiet"]) == 0
     assert [r["predict"] for r in _rows(predicted)] == [r["predict_eps0.0"] for r in rows]
     # a radius of 2 on 8x8 digits in [0, 1] breaks the smoothed classifier on most examples
@@ -89,10 +85,10 @@ def test_attack_end_to_end_resumes_and_matches_predict(tiny_run: Path, tmp_path:
     assert after.startswith(before) and [int(r["idx"]) for r in _rows(out)][-1] == 42
 
 
-def test_attack_results_do_not_depend_on_the_list_of_radii(tiny_run: Path, tmp_path: Path) -> None:
+def test_attack_results_do_not_depend_on_the_list_of_radii(digits_run: Path, tmp_path: Path) -> None:
     both, one = tmp_path / "both.tsv", tmp_path / "one.tsv"
-    assert main(["attack", str(tiny_run), "--out", str(both), "--eps", "0.25", "1.0", "--attack", "ddn", *ATTACK]) == 0
-    assert main(["attack", str(tiny_run), "--out", str(one), "--eps", "1.0", "--attack", "ddn", *ATTACK]) == 0
+    assert main(["attack", str(digits_run), "--out", str(both), "--eps", "0.25", "1.0", "--attack", "ddn", *ATTACK]) == 0
+    assert main(["attack", str(digits_run), "--out", str(one), "--eps", "1.0", "--attack", "ddn", *ATTACK]) == 0
     assert [r["predict_eps1.0"] for r in _rows(both)] == [r["predict_eps1.0"] for r in _rows(one)]
 
 
@@ -102,9 +98,9 @@ def test_attack_results_do_not_depend_on_the_list_of_radii(tiny_run: Path, tmp_p
     (["--eps", "0.5", "--num-noise", "1", "--no-grad-attack"], "--num-noise >= 2"),
     (["--eps", "0.5", "--attack", "fgsm"], "invalid choice"),
 ])
-def test_attack_bad_inputs_are_one_line_errors(tiny_run: Path, tmp_path: Path, capsys, extra, message) -> None:
+def test_attack_bad_inputs_are_one_line_errors(digits_run: Path, tmp_path: Path, capsys, extra, message) -> None:
     out = tmp_path / "bad.tsv"
-    assert _status(["attack", str(tiny_run), "--out", str(out), *extra]) == 2
+    assert _status(["attack", str(digits_run), "--out", str(out), *extra]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error:") and message in err and "Traceback" not in err
     assert len(err.strip().splitlines()) == 1 and not out.exists()
@@ -118,9 +114,9 @@ def _status(argv: list[str]) -> int:
         return int(exc.code or 0)
 
 
-def test_attack_refuses_to_append_with_other_radii(tiny_run: Path, tmp_path: Path, capsys) -> None:
+def test_attack_refuses_to_append_with_other_radii(digits_run: Path, tmp_path: Path, capsys) -> None:
     out = tmp_path / "a.tsv"
-    assert main(["attack", str(tiny_run), "--out", str(out), "--eps", "0.5", *ATTACK]) == 0
+    assert main(["attack", str(digits_run), "--out", str(out), "--eps", "0.5", *ATTACK]) == 0
     before = out.read_text()
-    assert main(["attack", str(tiny_run), "--out", str(out), "--eps", "0.25", *ATTACK]) == 2
+    assert main(["attack", str(digits_run), "--out", str(out), "--eps", "0.25", *ATTACK]) == 2
     assert "other settings" in capsys.readouterr().err and out.read_text() == before
