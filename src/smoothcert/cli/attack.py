@@ -45,6 +45,7 @@ from smoothcert.cli._args import nonnegative_float, positive_int
 from smoothcert.cli._certify_args import add_common, base_manifest
 from smoothcert.cli._model import load_model_and_data
 from smoothcert.cli._warnings import warn_futile
+from smoothcert.engine.legacy import sigma_or_error
 from smoothcert.errors import UserError
 from smoothcert.smooth import Smooth
 
@@ -85,10 +86,7 @@ def run(args: argparse.Namespace) -> int:
     if args.no_grad_attack and args.num_noise < 2:
         raise UserError("--no-grad-attack estimates the gradient from the noise draws; use --num-noise >= 2")
     ckpt, model, data, device = load_model_and_data(args.checkpoint, args.dataset, args.split, args.data_dir, args.device)
-    sigma = args.sigma if args.sigma is not None else ckpt.get("sigma")
-    if sigma is None:
-        raise UserError(f"checkpoint {args.checkpoint} does not record its training sigma; pass --sigma S")
-    sigma = float(sigma)
+    sigma = sigma_or_error(ckpt, args.sigma)
     warn_futile(args.n, args.alpha, sigma, (), procedure="predict")
     smooth = Smooth(model, data.info.num_classes, sigma)
     attacks = {e: ATTACKS[args.attack](eps=e, sigma=sigma, num_steps=args.num_steps, num_noise=args.num_noise,
