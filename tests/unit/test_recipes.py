@@ -1,0 +1,78 @@
+"""Recipes in configs/: complete, in sync with configs/_generate.py, resolvable, and buildable."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+
+from smoothcert.data import list_datasets
+from smoothcert.engine.config import resolve_config
+from smoothcert.methods import create_method, list_methods
+from smoothcert.models import list_models
+
+CONFIGS = Path(__file__).resolve().parents[2] / "configs"
+RECIPES = sorted(p.relative_to(CONFIGS).as_posix() for p in CONFIGS.glob("*/*.yaml"))
+
+
+def _generator():
+    spec = importlib.util.spec_from_file_location("configs_generate", CONFIGS / "_generate.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_every_dataset_method_and_sigma_has_a_recipe_matching_the_generator() -> None:
+    generated = _generator().all_recipes()
+    expected = {f"{d}/{m}_{s}.yaml" for d in ("mnist", "cifar10", "imagenet")
+                for m in ("gaussian", "smoothadv", "consistency", "consistency_smoothadv", "macer", "stability")
+                for s in (0.25, 0.5, 1.0)} | {"digits/gaussian_0.25.yaml", "digits/gaussian_0.5.yaml"}
+    assert set(generated) == expected == set(RECIPES)
+    stale = [name for name, text in generated.items() if (CONFIGS / name).read_text() != text]
+    assert not stale, f"rerun python configs/_generate.py: {stale}"
+
+
+@pytest.mark.parametrize("name", RECIPES)
+def test_recipe_resolves_to_registered_names(name: str) -> None:
+    config = resolve_config(CONFIGS / name)
+    dataset, stem = name.split("/")
+    method, sigma = stem.removesuffix(".yaml").rsplit("_", 1)
+    assert (config["dataset"], config["method"], config["sigma"]) == (dataset, method, float(sigma))
+    assert config["dataset"] in list_datasets() and config["arch"] in list_models()
+
+
+@pytest.mark.parametrize("name", RECIPES)
+def test_recipe_method_accepts_its_options(name: str) -> None:
+    config = resolve_config(CONFIGS / name)
+    if config["method"] not in list_methods():
+        pytest.skip(f"method {config['method']} is not registered yet")
+    method = create_method(config["method"], sigma=config["sigma"], **config["method_args"])
+    for key, value in config["method_args"].items():
+        assert getattr(method, key) == value, key
+
+
+def test_the_papers_numbers() -> None:
+    pin = {  # spot checks of the tables in configs/_generate.py against the sources it cites
+        "mnist/smoothadv_0.5.yaml": {"num_noise": 4, "epsilon": 255 / 256, "num_steps": 10, "warmup": 10},
+        "mnist/macer_0.25.yaml": {"num_noise": 16, "beta": 16.0, "gamma": 8.0, "lbd": 16.0, "deferred_epochs": 30},
+        "mnist/consistency_1.0.yaml": {"num_noise": 2, "eta": 0.5, "lbd": 5.0},
+        "cifar10/smoothadv_1.0.yaml": {"num_noise": 2, "epsilon": 2.0, "num_steps": 10},
+        "cifar10/macer_1.0.yaml": {"lbd": 4.0},
+        "imagenet/smoothadv_0.25.yaml": {"num_noise": 1, "num_steps": 1, "epsilon": 255 / 256},
+    }
+    for name, expected in pin.items():
+        args = resolve_config(CONFIGS / name)["method_args"]
+        assert {k: args[k] for k in expected} == expected, name
+    mnist = resolve_config(CONFIGS / "mnist/gaussian_0.25.yaml")
+    assert (mnist["lr"], mnist["batch_size"], mnist["epochs"], mnist["lr_step"], mnist["normalize"]) == (
+        0.01, 256, 90, 30, False)
+    cifar = resolve_config(CONFIGS / "cifar10/gaussian_0.5.yaml")
+    assert (cifar["arch"], cifar["lr"], cifar["epochs"], cifar["lr_step"]) == ("cifar_resnet110", 0.1, 90, 30)
+
+
+@pytest.mark.parametrize("sigma", [0.25, 0.5])
+def test_digits_recipes_are_the_demo_settings(sigma: float) -> None:
+    demo = resolve_config(None, {"dataset": "digits", "arch": "digits_cnn", "method": "gaussian", "sigma": sigma,
+                                 "epochs": 40, "batch_size": 64, "lr": 0.05, "device": "auto"}, ["lr_step=20"])
+    assert resolve_config(CONFIGS / f"digits/gaussian_{sigma}.yaml") == demo
