@@ -8,6 +8,7 @@ quoted verbatim in ``docs/errors.md``.
 from __future__ import annotations
 
 import gzip
+import pickle
 import re
 import shutil
 import struct
@@ -90,6 +91,8 @@ CASES = [
     Case("ckpt-not-a-dict", _certify("ckpt/tensor.pt"), "not a smoothcert checkpoint", "torch file of a tensor"),
     Case("ckpt-missing-keys", _certify("ckpt/nokeys.pt"), "missing", "dict without arch, sigma, ..."),
     Case("ckpt-unsafe", _certify("ckpt/malicious.pt"), "not a loadable checkpoint", "pickle that would run code"),
+    Case("convert-unsafe", ["convert", "ckpt/malicious.pt", "--out", "ckpt/converted.pt", "--sigma", "0.25"],
+         "not a loadable checkpoint", "smoothcert convert on a pickle that would run code"),
     Case("ckpt-nan-weights", _certify("ckpt/nan.pt"), "NaN or infinite", "weights are NaN"),
     Case("ckpt-nan-logits", _certify("ckpt/overflow.pt"), "NaN logits", "finite weights whose logits are NaN"),
     Case("ckpt-other-arch", _certify("ckpt/otherarch.pt"), "do not fit architecture", "weights of another arch",
@@ -121,6 +124,8 @@ CASES = [
          "does not fit", "good MNIST, checkpoint of synthetic"),
     Case("cifar-corrupt", _certify("ckpt/good.pt", "--dataset", "cifar10", "--data-dir", "cifar/corrupt"),
          "truncated or corrupt", "test_batch of random bytes", r"corrupt \((.+)\); download"),
+    Case("cifar-unsafe", _certify("ckpt/good.pt", "--dataset", "cifar10", "--data-dir", "cifar/unsafe"),
+         "was not loaded", "test_batch whose pickle would run code"),
     Case("cifar-wrong-shape", _certify("ckpt/good.pt", "--dataset", "cifar10", "--data-dir", "cifar/shape"),
          "must be a uint8 array", "rows of 100 bytes, not 3072"),
     # outputs
@@ -236,6 +241,8 @@ def _mnist(root: Path) -> None:
 def _cifar(root: Path) -> None:
     (root / "corrupt").mkdir(parents=True)
     (root / "corrupt" / "test_batch").write_bytes(np.random.default_rng(1).bytes(5000))
+    (root / "unsafe").mkdir()
+    (root / "unsafe" / "test_batch").write_bytes(pickle.dumps({"data": RunsCode(), "labels": [0]}, protocol=2))
     (root / "shape").mkdir()
     items = _str(b"labels") + b"](K\x00K\x01e" + _str(b"data") + _uint8_array(np.zeros((2, 100), dtype=np.uint8))
     (root / "shape" / "test_batch").write_bytes(b"\x80\x02}(" + items + b"u.")

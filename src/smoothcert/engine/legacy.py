@@ -145,14 +145,17 @@ def _rename_lenet(key: str) -> str:
 def describe_load_error(exc: BaseException) -> str:
     """A one-line reason for a failed ``torch.load(weights_only=True)``."""
     text = re.sub(r"\x1b\[[0-9;]*m", "", str(exc))
-    found = re.search(r"Unsupported global: GLOBAL ([\w.]+)", text)
+    found = (re.search(r"Unsupported global: GLOBAL ([\w.]+)", text)
+             or re.search(r"unsupported GLOBAL ([\w.]+) whose module", text))
     if found:
         return (f"it holds a pickled Python object ({found.group(1)}) besides tensors and plain values, and "
                 "smoothcert never unpickles objects (that can run code); in a trusted environment, re-save only "
                 "plain entries, e.g. torch.save({'arch': c['arch'], 'state_dict': c['state_dict']}, 'clean.pth.tar')")
-    detail = re.search(r"WeightsUnpickler error: ([^\n]+)", text)
-    lines = [line for line in text.strip().splitlines() if line.strip()]
-    return detail.group(1) if detail else (lines[0] if lines else type(exc).__name__)
+    detail = re.search(r"WeightsUnpickler error:\s*([^\n]+)", text)
+    # never pass on torch's advice to retry with weights_only=False: for a file of unknown origin it runs its code
+    lines = [line for line in text.strip().splitlines()
+             if line.strip() and not line.startswith(("Weights only load failed", "Check the documentation"))]
+    return detail.group(1).strip() if detail else (lines[0] if lines else type(exc).__name__)
 
 
 def sigma_or_error(ckpt: dict[str, Any], given: float | None) -> float:
