@@ -58,12 +58,17 @@ class CliServer:
             raise RuntimeError("the CLI server died")
         return json.loads(line)
 
-    def spawn(self, argv: list[str], cwd: str | Path = ".") -> int:
-        """Start ``python -m smoothcert *argv`` in a forked child; its pid."""
+    def spawn(self, argv: list[str], cwd: str | Path = ".", kill_in_checkpoint_write: int = 0) -> int:
+        """Start ``python -m smoothcert *argv`` in a forked child; its pid.
+
+        ``kill_in_checkpoint_write=K`` makes the child SIGKILL itself half-way through
+        writing its K-th ``checkpoint.pt``, inside the real ``atomic_write`` (tests only).
+        """
         self._count += 1
         out, err = self._files / f"{self._count}.out", self._files / f"{self._count}.err"
         pid = self._ask({"op": "spawn", "argv": list(argv), "cwd": str(Path(cwd).resolve()),
-                         "stdout": str(out), "stderr": str(err)})["pid"]
+                         "stdout": str(out), "stderr": str(err),
+                         "kill_in_checkpoint_write": kill_in_checkpoint_write})["pid"]
         self._outputs[pid] = (out, err)
         return pid
 
@@ -71,7 +76,8 @@ class CliServer:
         """Wait for child ``pid``; its exit status and output."""
         rc = self._ask({"op": "wait", "pid": pid})["rc"]
         out, err = self._outputs.pop(pid)
-        return Result(rc, out.read_text(errors="replace"), err.read_text(errors="replace"))
+        text = [path.read_text(errors="replace") if path.exists() else "" for path in (out, err)]  # killed early
+        return Result(rc, *text)
 
     def run(self, argv: list[str], cwd: str | Path = ".") -> Result:
         """Run one command line to completion."""
@@ -93,6 +99,8 @@ def _child(request: dict[str, object]) -> None:
             target = os.open(str(request[key]), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
             os.dup2(target, fd)
             os.close(target)
+        if request.get("kill_in_checkpoint_write"):
+            _kill_inside_checkpoint_write(int(request["kill_in_checkpoint_write"]))  # type: ignore[arg-type]
         sys.argv = ["smoothcert", *request["argv"]]  # type: ignore[misc]
         import runpy
         import traceback
@@ -114,6 +122,44 @@ def _child(request: dict[str, object]) -> None:
             except Exception:
                 pass
         os._exit(code)
+
+
+def _kill_inside_checkpoint_write(nth: int) -> None:
+    """SIGKILL this process inside the real ``atomic_write`` of the ``nth`` ``checkpoint.pt``.
+
+    The wrapped call runs the real function: it creates the temporary file, and
+    the write callback puts the first half of the checkpoint's bytes there,
+    flushes and fsyncs them, then the process kills itself, before the rename.
+    """
+    import io
+    import signal
+
+    import smoothcert._io
+    import smoothcert.engine.checkpoint
+
+    real = smoothcert._io.atomic_write
+    seen = [0]
+
+    def wrapper(path, write):  # noqa: ANN001, ANN202
+        if Path(path).name != "checkpoint.pt":
+            return real(path, write)
+        seen[0] += 1
+        if seen[0] < nth:
+            return real(path, write)
+
+        def half_then_die(fh) -> None:  # noqa: ANN001
+            buffer = io.BytesIO()
+            write(buffer)
+            data = buffer.getvalue()
+            fh.write(data[: len(data) // 2])
+            fh.flush()
+            os.fsync(fh.fileno())
+            os.kill(os.getpid(), signal.SIGKILL)
+
+        return real(path, half_then_die)
+
+    smoothcert._io.atomic_write = wrapper
+    smoothcert.engine.checkpoint.atomic_write = wrapper
 
 
 def _serve() -> None:
