@@ -18,7 +18,6 @@ the original randomized-smoothing code (Cohen et al. 2019): mean (0.4914,
 from __future__ import annotations
 
 import os
-import pickle
 from pathlib import Path
 
 import numpy as np
@@ -52,7 +51,7 @@ def read_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:
         batch = load_numpy_pickle(path.read_bytes())
     except UnsafePickleError as exc:
         raise UserError(f"{path} is not a CIFAR-10 batch and was not loaded ({exc}); download it again") from None
-    except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError, IndexError) as exc:
+    except Exception as exc:  # noqa: BLE001  corrupt bytes: also MemoryError (a huge length), KeyError, ...
         raise UserError(f"{path} is truncated or corrupt ({type(exc).__name__}: {exc}); download it again") from None
     if not isinstance(batch, dict) or "data" not in batch or "labels" not in batch:
         raise UserError(f"{path} is not a CIFAR-10 batch (expected a dict with 'data' and 'labels')")
