@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import os
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -105,13 +105,16 @@ def run_rows(
     manifest: dict[str, Any],
     columns: Sequence[str],
     indices: Iterable[int],
-    compute: Callable[[int], dict[str, Any]],
+    compute: Callable[[int], dict[str, Any]] | None,
     desc: str = "certify",
     quiet: bool = False,
+    stream: Callable[[list[int]], Iterator[dict[str, Any]]] | None = None,
 ) -> Path:
     """Append one row per index not yet in ``out``, resuming an earlier run.
 
-    ``compute(idx)`` returns the row as a dict keyed by ``columns``. Returns ``out``.
+    ``compute(idx)`` returns the row as a dict keyed by ``columns``; or, instead,
+    ``stream(todo)`` yields the rows of the indices ``todo`` in that order (an
+    engine that works on several examples at once). Returns ``out``.
     """
     out = Path(out)
     meta = Path(str(out) + ".json")
@@ -131,6 +134,10 @@ def run_rows(
             raise UserError(f"cannot write {meta}: {exc.strerror}; choose another --out") from None
     created = not out.exists()
     todo = [idx for idx in indices if idx not in done]
+    if stream is not None:
+        rows = stream(todo)
+        compute = lambda idx: next(rows)  # noqa: E731 -- rows come in the order of todo
+    assert compute is not None, "run_rows needs compute or stream"
     try:
         with open(out, "a", encoding="utf-8") as fh:
             if fh.tell() == 0:

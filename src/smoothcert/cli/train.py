@@ -6,6 +6,7 @@ import argparse
 import sys
 
 from smoothcert.cli._args import nonnegative_int, positive_float, positive_int
+from smoothcert.engine import distributed
 from smoothcert.engine.config import resolve_config
 from smoothcert.engine.trainer import train
 
@@ -36,6 +37,10 @@ def run(args: argparse.Namespace) -> int:
         "seed": args.seed, "device": args.device, "data_dir": args.data_dir,
     }
     config = resolve_config(args.config, flags, args.overrides)
-    path = train(config, args.out, resume=args.resume, quiet=args.quiet)
-    print(f"wrote {path}", file=sys.stderr)
+    try:
+        path = train(config, args.out, resume=args.resume, quiet=args.quiet)
+    finally:
+        distributed.shutdown()  # under torchrun (docs/distributed.md); a no-op otherwise
+    if distributed.from_env().is_main:
+        print(f"wrote {path}", file=sys.stderr)
     return 0

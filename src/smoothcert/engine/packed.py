@@ -217,10 +217,10 @@ class PackedSmooth:
             jobs.popleft()
             free.extend(job.slots)
             block = both[number * width:(number + 1) * width]
-            bad = int(block[:, -1].sum())
-            if bad:
-                total = int(block[:, :-1].sum())
-                raise ModelOutputError(f"base model returned NaN logits for {bad} of {total} noisy inputs")
+            for phase in block:  # as the plain path: the first phase with NaN logits raises
+                if int(phase[-1]):
+                    raise ModelOutputError(f"base model returned NaN logits for {int(phase[-1])} of "
+                                           f"{int(phase[:-1].sum())} noisy inputs")
             yield block[:, :-1]
 
     def _packable(self, x: torch.Tensor, size: int) -> bool:

@@ -22,6 +22,7 @@ from smoothcert import __version__
 from smoothcert._io import atomic_write_text
 from smoothcert.data import TensorData, create_dataset
 from smoothcert.data.batches import BatchLoader
+from smoothcert.engine import distributed
 from smoothcert.engine.checkpoint import CHECKPOINT_NAME, load_checkpoint, save_checkpoint
 from smoothcert.engine.progress import progress
 from smoothcert.errors import UserError
@@ -130,26 +131,31 @@ def train(config: dict[str, Any], out_dir: str | Path, resume: bool = False, qui
     if (out / LOG_NAME).exists() and not resume:
         raise UserError(f"{out / LOG_NAME} exists but {ckpt_file.name} does not (a run stopped in its first epoch?); "
                         "pass --resume to start it again, or choose another --out")
-    device = resolve_device(config["device"])
+    device = resolve_device(distributed.device_name(config["device"], distributed.from_env()))
+    ctx = distributed.init(device)  # under torchrun: this rank's place; else a single process
     train_data = create_dataset(config["dataset"], "train", config["data_dir"])
     test_data = create_dataset(config["dataset"], "test", config["data_dir"]) if config["eval_noise"] else None
     torch.manual_seed(config["seed"])
     model = build_model(config, train_data).to(device)
     method = build_method(config)
+    if ctx.distributed:  # same initial weights on every rank (seeded above), then per-rank noise
+        torch.manual_seed(distributed.rank_seed(config["seed"], ctx))
     optimizer, scheduler = build_optimizer(config, model)
     start_epoch = 0
     if state is not None:
         model.load_state_dict(state["state_dict"])
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
-        torch.set_rng_state(state["rng_state"])
         start_epoch = int(state["epoch"])
-    _trim_log(out / LOG_NAME, start_epoch)
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-        atomic_write_text(out / CONFIG_NAME, yaml.safe_dump(config, sort_keys=False))
-    except OSError as exc:
-        raise UserError(f"cannot write the run directory {out}: {exc.strerror}; choose another --out") from None
+        distributed.restore_rng_state(state, ctx, config["seed"], start_epoch)
+    if ctx.is_main:  # rank 0 alone writes
+        _trim_log(out / LOG_NAME, start_epoch)
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+            atomic_write_text(out / CONFIG_NAME, yaml.safe_dump(config, sort_keys=False))
+        except OSError as exc:
+            raise UserError(f"cannot write the run directory {out}: {exc.strerror}; choose another --out") from None
+    train_model = distributed.wrap(model, device, ctx)
     batches = BatchLoader(train_data, device)
     info = train_data.info
     meta = {
@@ -158,18 +164,19 @@ def train(config: dict[str, Any], out_dir: str | Path, resume: bool = False, qui
         "mean": list(info.mean) if config["normalize"] else [0.0], "std": list(info.std) if config["normalize"] else [1.0],
         "config": config, "version": __version__,
     }
-    bs = config["batch_size"]
+    bs = distributed.local_batch_size(config["batch_size"], ctx)
+    quiet = quiet or not ctx.is_main
     for epoch in range(start_epoch, config["epochs"]):
         began = time.perf_counter()
         method.set_epoch(epoch)
         model.train()
-        order = _epoch_order(len(train_data), config["seed"], epoch, device)
+        order = distributed.shard_order(_epoch_order(len(train_data), config["seed"], epoch, device), ctx)
         sums: dict[str, float] = {}
         steps = 0
         bar = progress(batches.epoch(order, bs), desc=f"epoch {epoch + 1}/{config['epochs']}", disable=quiet,
-                       total=batches.num_batches(bs))
+                       total=-(-len(order) // bs))
         for inputs, targets in bar:
-            terms = method(model, inputs, targets)
+            terms = method(train_model, inputs, targets)
             optimizer.zero_grad(set_to_none=True)
             terms["loss"].backward()
             optimizer.step()
@@ -179,14 +186,18 @@ def train(config: dict[str, Any], out_dir: str | Path, resume: bool = False, qui
         lr = optimizer.param_groups[0]["lr"]
         scheduler.step()
         row: dict[str, Any] = {"epoch": epoch + 1, "lr": lr}
-        row.update({key: total / max(steps, 1) for key, total in sums.items()})
+        row.update(distributed.mean_over_ranks({k: v / max(steps, 1) for k, v in sums.items()}, ctx, device))
+        rng_states = distributed.gather_rng_states(ctx)
+        if not ctx.is_main:
+            continue
         if test_data is not None:
             row["test_acc_noisy"] = _noisy_accuracy(model, test_data, config["sigma"], device, seed=epoch)
         row["time"] = time.perf_counter() - began
         _append_log(out / LOG_NAME, row)  # first: a crash before the checkpoint lands leaves a row _trim_log drops
         save_checkpoint(ckpt_file, {
             **meta, "epoch": epoch + 1, "state_dict": model.state_dict(), "optimizer": optimizer.state_dict(),
-            "scheduler": scheduler.state_dict(), "rng_state": torch.get_rng_state(),
+            "scheduler": scheduler.state_dict(), "rng_state": rng_states[0],
+            **({"rng_states": rng_states} if ctx.distributed else {}),
         })
         every = max(config["epochs"] // 10, 1)  # about ten epoch lines per run
         if not quiet and ((epoch + 1) % every == 0 or epoch + 1 == config["epochs"]):

@@ -1,0 +1,85 @@
+"""Two processes under torchrun (gloo, CPU): training with DDP resumes; sharded certification merges."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from smoothcert.cli.main import main
+from smoothcert.engine.checkpoint import load_checkpoint
+
+TRAIN = ["train", "--dataset", "synthetic", "--arch", "mlp", "--sigma", "0.25", "--batch-size", "32", "--quiet"]
+CERTIFY = ["--n0", "20", "--n", "300", "--alpha", "0.01", "--batch-size", "128", "--quiet"]
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def torchrun(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    """``torchrun --nproc_per_node=2 -m smoothcert -- ARGS`` (``--`` keeps torchrun off ``--max``)."""
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--master-addr=127.0.0.1",
+           f"--master-port={_free_port()}", "-m", "smoothcert", "--", *args]
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONWARNINGS": "ignore"}
+    result = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return result
+
+
+@pytest.mark.slow  # three torchrun launches, ~25 s on 2 shared cores
+def test_ddp_training_writes_once_and_resumes_bit_for_bit(tmp_path: Path) -> None:
+    torchrun(*TRAIN, "--epochs", "2", "--out", "straight", cwd=tmp_path)
+    torchrun(*TRAIN, "--epochs", "1", "--out", "resumed", cwd=tmp_path)
+    torchrun(*TRAIN, "--epochs", "2", "--out", "resumed", "--resume", cwd=tmp_path)
+    straight, resumed = load_checkpoint(tmp_path / "straight"), load_checkpoint(tmp_path / "resumed")
+    assert straight["epoch"] == resumed["epoch"] == 2 and len(straight["rng_states"]) == 2
+    assert not torch.equal(straight["rng_states"][0], straight["rng_states"][1])  # per-rank noise
+    for key, value in straight["state_dict"].items():
+        torch.testing.assert_close(resumed["state_dict"][key], value, rtol=0, atol=0)
+    log = (tmp_path / "straight" / "log.csv").read_text().splitlines()
+    assert len(log) == 3 and log[0].startswith("epoch,lr,loss")  # one writer: no duplicate rows
+    assert sorted(p.name for p in (tmp_path / "straight").iterdir()) == ["checkpoint.pt", "config.yaml", "log.csv"]
+
+
+def _rows(path: Path) -> list[list[str]]:
+    lines = [line.split("\t") for line in path.read_text().splitlines()]
+    col = lines[0].index("time")
+    return [line[:col] + line[col + 1:] for line in lines]
+
+
+def test_sharded_certification_equals_one_process(digits_run: Path, tmp_path: Path) -> None:
+    single = tmp_path / "single.tsv"
+    assert main(["certify", str(digits_run), "--out", str(single), "--max", "9", *CERTIFY]) == 0
+    sharded = tmp_path / "sharded.tsv"
+    torchrun("certify", str(digits_run), "--out", str(sharded), "--max", "5", *CERTIFY, cwd=tmp_path)
+    torchrun("certify", str(digits_run), "--out", str(sharded), "--max", "9", *CERTIFY, cwd=tmp_path)  # resumes
+    assert _rows(sharded) == _rows(single)
+    assert [int(r[0]) for r in _rows(sharded)[1:]] == list(range(9))
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith("sharded")) == [
+        "sharded.tsv", "sharded.tsv.json"]
+
+
+def test_sequential_mode_tsv(digits_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "seq.tsv"
+    args = ["certify", str(digits_run), "--out", str(out), "--max", "6", "--mode", "sequential", "--radii", "0.5",
+            "0.25", "--n-max", "2000", "--n0", "50", "--batch-size", "500", "--quiet"]
+    assert main(args) == 0
+    lines = [line.split("\t") for line in out.read_text().splitlines()]
+    assert lines[0] == ["idx", "label", "predict", "radius", "correct", "time", "samples", "p_lower", "count", "n"]
+    for row in lines[1:]:
+        predict, radius, samples, n = int(row[2]), float(row[3]), int(row[6]), int(row[9])
+        assert radius in (0.0, 0.25, 0.5) and samples == 50 + n and n <= 2000
+        assert radius == 0.0 if predict == -1 else True
+    assert sum(int(row[6]) for row in lines[1:]) < 6 * 2050  # some example stopped early
+    reference = out.read_text()
+    assert main(args) == 0 and out.read_text() == reference  # resumes: nothing to do
+    assert main(["certify", str(digits_run), "--out", str(tmp_path / "x.tsv"), "--mode", "sequential"]) == 2
+    assert "needs target radii" in capsys.readouterr().err and not (tmp_path / "x.tsv").exists()
