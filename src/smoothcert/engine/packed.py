@@ -15,7 +15,7 @@ noisy input:
   ``batch_size = 1000``) of several inputs are packed into forward passes of
   exactly ``batch_size`` rows (the last one padded), instead of each running
   as a small batch.
-* Votes are counted on the device (``bincount`` over input-and-class slots);
+* Votes are counted on the device (``index_add_`` into input-and-class slots);
   one synchronisation per forward pass that completes inputs, so at most one
   per input. Results come out in input order.
 
@@ -77,7 +77,7 @@ class PackedSmooth:
                  *, pack: bool = True, max_pending: int = 256) -> None:
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-        self.smooth = Smooth(base_model, num_classes, sigma)  # validates sigma, num_classes
+        Smooth(base_model, num_classes, sigma)  # validates sigma and num_classes as the plain path does
         self.base_model, self.num_classes, self.sigma = base_model, num_classes, float(sigma)
         self.batch_size = batch_size
         self.pack = pack
@@ -166,13 +166,14 @@ class PackedSmooth:
                 raise ModelOutputError(f"base model returned logits of shape {tuple(logits.shape)}; "
                                        f"expected ({inputs.shape[0]}, {self.num_classes})")
             votes = logits.argmax(dim=1)
-            nan_rows = torch.isnan(logits).any(dim=1)
+            nan_rows = torch.isnan(logits).any(dim=1).long()
+            # index_add_, not bincount: on CUDA bincount reads the maximum back (a synchronisation)
             if isinstance(slots, int):
-                counts[slots] += torch.bincount(votes, minlength=self.num_classes)
-                nans[slots] += nan_rows.sum()
+                counts[slots].index_add_(0, votes, torch.ones_like(votes))
+                nans[slots : slots + 1].add_(nan_rows.sum())
             else:
-                counts.view(-1).add_(torch.bincount(slots * self.num_classes + votes, minlength=counts.numel()))
-                nans.add_(torch.bincount(slots[nan_rows], minlength=nans.numel()))
+                counts.view(-1).index_add_(0, slots * self.num_classes + votes, torch.ones_like(votes))
+                nans.index_add_(0, slots, nan_rows)
         self.forward_passes += 1
 
     def _forward_pack(self, pack: _Pack, counts: torch.Tensor, nans: torch.Tensor, capacity: int) -> None:
