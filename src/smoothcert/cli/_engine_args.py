@@ -35,7 +35,13 @@ def fast_model(args: argparse.Namespace, model: nn.Module, device: torch.device)
 
 
 def timed(rows: Iterator[dict[str, Any]]) -> Iterator[dict[str, Any]]:
-    """Rows with ``time`` = seconds since the previous row (the engine's work per example, amortised)."""
+    """Rows with ``time`` = wall seconds since the previous row.
+
+    With the packed engine examples finish in groups (their remainder samples
+    share forward passes), so one row of a group carries the group's time and
+    the others nearly none: per-row times are lumpy, their sum is the run's time.
+    ``--engine plain`` times every example alone.
+    """
     began = time.perf_counter()
     for row in rows:
         now = time.perf_counter()
