@@ -5,9 +5,9 @@ and a description of what changed, for the certification manifest.
 
 * **Exact** (always, on CPU): an ``nn.MaxPool2d`` without padding or dilation
   becomes element-wise maxima of strided views. A maximum is exact, so the values
-  are those of the original layer, while PyTorch's CPU max-pool kernel is 5-15x
-  slower (it is a third of LeNet's and two thirds of ``digits_cnn``'s forward
-  time on this project's CPU). A ``ReLU``
+  are those of the original layer, while PyTorch's CPU max-pool kernel is
+  13-20x slower (on this project's CPU it takes about 80% of ``digits_cnn``'s
+  and 40% of LeNet's forward time at batch 1000). A ``ReLU``
   that follows a convolution, linear or batch-norm layer inside an
   ``nn.Sequential`` runs in place (same values, one allocation fewer). The
   convolutions keep their layout: a channels-last convolution computes other
@@ -39,8 +39,10 @@ class _WindowMaxPool(nn.Module):
     """``nn.MaxPool2d`` without padding or dilation, as element-wise maxima of strided views.
 
     A window's maximum does not depend on the order it is taken in, so the values
-    are those of ``pool``; PyTorch's CPU max-pool kernel is 5-15x slower than
-    these ``kh + kw - 2`` element-wise ``torch.maximum`` calls.
+    are those of ``pool`` (NaN propagates in both); PyTorch's CPU max-pool kernel
+    is 13-20x slower than these ``kh + kw - 2`` element-wise ``torch.maximum``
+    calls. (Where a window's maximum is a zero of both signs, which sign comes
+    out may in principle differ; no later sum or vote can tell them apart.)
     """
 
     def __init__(self, pool: nn.MaxPool2d) -> None:
