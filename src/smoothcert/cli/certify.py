@@ -33,7 +33,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="certify (default): CERTIFY with n samples; sequential: decide each of --radii, "
                              "stopping as soon as all are decided (docs/sequential.md)")
     parser.add_argument("--radii", type=nonnegative_float, nargs="+", metavar="R",
-                        help="target radii (needed by --mode sequential)")
+                        help="target radii: needed by --mode sequential; with CERTIFY only to warn of radii out of reach")
     parser.add_argument("--n-max", type=positive_int, help="sequential: at most this many estimation samples "
                                                            "per example (default: --n)")
     add_engine_arguments(parser)
