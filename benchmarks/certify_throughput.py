@@ -112,7 +112,7 @@ def build(name: str, arch: str, args: argparse.Namespace) -> tuple[Callable[[], 
     xs = torch.rand(args.examples, *shape, generator=torch.Generator().manual_seed(1))
     n = args.n or DEFAULT_N[arch]
     if name == "smoothcert":
-        tuned = tune_allocator() if not args.shared_allocator else False  # as `smoothcert certify` does on CPU
+        tuned = tune_allocator()  # as `smoothcert certify` does on CPU
         fast, fields = prepare_model(model, torch.device("cpu"), channels_last=args.channels_last,
                                      compile=args.compile, autocast=args.autocast)
         engine = PackedSmooth(fast, 10, args.sigma, args.batch_size)
