@@ -23,8 +23,8 @@ noisy input:
 on the *other* rows of its batch for models without batch-dependent layers
 (eval mode), but floating-point kernels may choose another algorithm for
 another *batch size*: on this project's CPU (MKL, oneDNN) a ``Linear`` layer
-gives other last bits for batches below about 5 rows (``digits_cnn``) or 101
-rows (``lenet``). So before packing chunks of a size r, the engine runs a
+gives other last bits for batches of 5 rows or fewer (``digits_cnn``) or 100
+rows or fewer (``lenet``). So before packing chunks of a size r, the engine runs a
 probe: random inputs through the model as a batch of ``batch_size`` and as a
 batch of r (and rolled, to check that a row's position does not matter); only
 if every row is bit-identical are chunks of size r packed, otherwise they run
