@@ -49,7 +49,7 @@ def test_false_certification_rate_is_at_most_alpha(linear_at_distance) -> None:
     Measured: 0.029 (the union bound is conservative).
     """
     alpha, trials = 0.05, 1000
-    schedule = Schedule.geometric(1000, alpha, first=20)
+    schedule = Schedule.geometric(1000, alpha, first=20, growth=2.0)
     assert len(schedule.looks) == 7 and math.isclose(sum(schedule.alphas), alpha)
     rate, easy = _false_rate(linear_at_distance, schedule, trials)
     assert rate <= alpha + 3 * math.sqrt(alpha * (1 - alpha) / trials)
@@ -59,20 +59,21 @@ def test_false_certification_rate_is_at_most_alpha(linear_at_distance) -> None:
 def test_peeking_without_spending_alpha_fails_the_same_check(linear_at_distance) -> None:
     """The check above can fail: testing at level alpha at each of the 7 looks gives ~0.13."""
     alpha, trials = 0.05, 500
-    looks = Schedule.geometric(1000, alpha, first=20).looks
+    looks = Schedule.geometric(1000, alpha, first=20, growth=2.0).looks
     rate, _ = _false_rate(linear_at_distance, Schedule(looks, (alpha,) * len(looks)), trials)
     assert rate > alpha + 3 * math.sqrt(alpha * (1 - alpha) / trials)
 
 
 def test_unanimous_votes_stop_at_the_first_look() -> None:
-    """p_A = 1: both radii certified with the first 100 samples, at that look's level 0.0005 / 10."""
+    """p_A = 1: both radii certified with the first 100 samples, at that look's level 0.0005 / 20."""
     schedule = Schedule.geometric(100_000, 0.001)
-    assert schedule.looks == (100, 200, 400, 800, 1600, 3200, 6400, 12800, 25600, 51200, 100_000)
+    assert len(schedule.looks) == 21 and schedule.looks[:4] == (100, 141, 200, 283)
+    assert schedule.looks[-3:] == (51200, 72408, 100_000) and math.isclose(sum(schedule.alphas), 0.001)
     smooth = Smooth(Constant(), num_classes=3, sigma=0.5)
     cert = certify_sequential(smooth, torch.zeros(4), [0.5, 0.25], 100, schedule, 1000, torch.Generator())
     assert cert.prediction == 2 and cert.certified == (True, True) and cert.radius == 0.5
     assert cert.n == 100 and cert.samples == 200 and cert.count == 100
-    assert cert.p_lower == pytest.approx((0.0005 / 10) ** (1 / 100), rel=1e-12)
+    assert cert.p_lower == pytest.approx((0.0005 / 20) ** (1 / 100), rel=1e-12)
 
 
 def test_a_radius_out_of_reach_is_abandoned_at_once() -> None:
@@ -94,6 +95,7 @@ def test_a_coin_flip_abstains(linear_at_distance) -> None:
 def test_schedule_validation() -> None:
     assert Schedule.geometric(50, 0.01).looks == (50,) and Schedule.geometric(50, 0.01).alphas == (0.01,)
     assert Schedule.geometric(250, 0.01, first=100, growth=1.5).looks == (100, 150, 225, 250)
+    assert Schedule.geometric(1000, 0.001).looks == (100, 141, 200, 283, 400, 566, 800, 1000)
     with pytest.raises(ValueError, match="increasing"):
         Schedule((100, 100), (0.1, 0.1))
     with pytest.raises(ValueError, match="radii"):

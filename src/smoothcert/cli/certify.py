@@ -23,7 +23,7 @@ from smoothcert.sequential import Schedule, certify_sequential
 from smoothcert.smooth import Smooth
 
 SEQUENTIAL_COLUMNS = ["idx", "label", "predict", "radius", "correct", "time", "samples", "p_lower", "count", "n"]
-FIRST_LOOK, GROWTH, FUTILITY = 100, 2.0, 0.001
+FIRST_LOOK, GROWTH, FUTILITY = 100, 2 ** 0.5, 0.001
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -63,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
     stream: Any = None
     if sequential:
         manifest.update(mode="sequential", n=n_max, radii=list(args.radii),
-                        schedule=f"geometric first={FIRST_LOOK} growth={GROWTH}", futility=FUTILITY)
+                        schedule=f"geometric first={FIRST_LOOK} growth={GROWTH:.4g}", futility=FUTILITY)
         schedule = Schedule.geometric(n_max, args.alpha, first=min(FIRST_LOOK, n_max), growth=GROWTH)
         smooth = Smooth(fast, data.info.num_classes, sigma)
         columns = SEQUENTIAL_COLUMNS
