@@ -39,3 +39,57 @@ def test_missing_recipe_is_a_user_error(tmp_path: Path, capsys) -> None:
     assert status == 2
     assert "no recipe" in capsys.readouterr().err
     assert not (tmp_path / "r").exists()
+
+
+def _tsv(path: Path, rows: list[tuple[int, int, float, int]], ours: bool = True) -> None:
+    """``(idx, predict, radius, correct)`` rows with label 7; ours' ``time`` in seconds, else as the original code."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    time = "0.5" if ours else "0:00:00.300000"
+    lines = ["idx\tlabel\tpredict\tradius\tcorrect\ttime"]
+    lines += [f"{i}\t7\t{p}\t{r}\t{c}\t{time}" for i, p, r, c in rows]
+    path.write_text("\n".join(lines) + "\n")
+
+
+def _row(table: str, *prefix: str) -> list[str]:
+    for line in table.splitlines():
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        if cells[:len(prefix)] == list(prefix):
+            return cells
+    raise AssertionError(f"no row {prefix} in\n{table}")
+
+
+def test_table_only_compares_with_published_runs_on_our_images(tmp_path: Path, capsys) -> None:
+    """Values computed by hand: ours idx 0 (r=1.0) and 20 (r=0.5), both correct; two published runs
+    restricted to idx 0 and 20 (their idx 10 is ignored): run 1 r=2.0 and abstain, run 2 r=1.0 and 0.5."""
+    out, pub = tmp_path / "results", tmp_path / "published"
+    _tsv(out / "gaussian_0.5.tsv", [(0, 7, 1.0, 1), (20, 7, 0.5, 1)])
+    _tsv(out / "consistency_smoothadv_0.5.tsv", [(0, 7, 2.0, 1)])  # its own row, not a "consistency" one
+    _tsv(pub / "gaussian_0.5" / "noise_0.50_1", [(0, 7, 2.0, 1), (10, 3, 0.1, 0), (20, -1, 0.0, 0)], ours=False)
+    _tsv(pub / "gaussian_0.5" / "noise_0.50_2", [(0, 7, 1.0, 1), (10, 3, 0.1, 0), (20, 7, 0.5, 1)], ours=False)
+    argv = ["reproduce", "mnist", "--out", str(out), "--table-only", "--published", str(pub)]
+    assert main(argv) == 0
+    table = (out / "table.md").read_text()
+    assert not (out / "runs").exists()  # nothing trained or certified
+    assert _row(table, "gaussian", "0.5", "2")[-3:] == ["0.750", "1.537", "-0.787"]
+    assert _row(table, "consistency_smoothadv", "0.5", "1")[-3:] == ["2.000", "1.679", "+0.321"]
+    assert not any(line.startswith("| consistency |") for line in table.splitlines())
+    ours = _row(table, "gaussian", "0.5", "2", "ours")
+    theirs = _row(table, "gaussian", "0.5", "2", "published (mean of 2 runs)")
+    diff = _row(table, "gaussian", "0.5", "2", "difference")
+    # radii 0, 0.25, ..., 2.0, then ACR
+    assert ours[4:] == ["100.0", "100.0", "100.0", "50.0", "50.0", "0.0", "0.0", "0.0", "0.0", "0.750"]
+    assert theirs[4:] == ["75.0", "75.0", "75.0", "50.0", "50.0", "25.0", "25.0", "25.0", "25.0", "0.875"]
+    assert diff[4:] == ["+25.0", "+25.0", "+25.0", "+0.0", "+0.0", "-25.0", "-25.0", "-25.0", "-25.0", "-0.125"]
+    capsys.readouterr()
+
+
+def test_published_runs_missing_our_images_are_refused(tmp_path: Path, capsys) -> None:
+    out, pub = tmp_path / "results", tmp_path / "published"
+    _tsv(out / "gaussian_0.5.tsv", [(0, 7, 1.0, 1), (20, 7, 0.5, 1)])
+    _tsv(pub / "gaussian_0.5" / "run", [(0, 7, 2.0, 1)], ours=False)
+    table_before = b"old table\n"
+    (out / "table.md").write_bytes(table_before)
+    assert main(["reproduce", "mnist", "--out", str(out), "--table-only", "--published", str(pub)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and "no row for example(s) [20]" in err and len(err.splitlines()) == 1
+    assert (out / "table.md").read_bytes() == table_before

@@ -4,6 +4,11 @@
 LeNet recipes from ``configs/mnist/<method>_<sigma>.yaml``, certification of every
 20th test image (500 images) with N0=100, N=100,000, alpha=0.001. Every step
 resumes, so an interrupted reproduction continues where it stopped.
+
+The table (``OUT/table.md``) covers every ``<method>_<sigma>.tsv`` in OUT, not
+only this call's. With ``--published DIR`` (the authors' per-image TSVs, one
+directory per setting: ``DIR/<method>_<sigma>/<one file per run>``) it adds a
+comparison on the same images as ours, which is the fair one for a reduced run.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ import torch
 
 from smoothcert._io import atomic_write_text
 from smoothcert.analysis import acr, certified_accuracy, load_results
+from smoothcert.analysis.same_images import load_published, same_images_rows
 from smoothcert.cli._args import nonnegative_int, positive_float, positive_int
 from smoothcert.errors import UserError
 
@@ -48,6 +54,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--batch-size", type=positive_int, default=10_000)
     parser.add_argument("--epochs", type=positive_int, default=None, help="override the recipe's epochs")
     parser.add_argument("--device", default="auto")
+    parser.add_argument("--published", default=None, metavar="DIR",
+                        help="the authors' per-image TSVs as DIR/<method>_<sigma>/<run files>: adds a comparison "
+                             "on the same images as ours")
+    parser.add_argument("--table-only", action="store_true",
+                        help="train and certify nothing: rewrite OUT/table.md from the TSVs already there")
 
 
 def _recipe(configs: Path, method: str, sigma: float) -> Path:
@@ -66,7 +77,10 @@ def _call(argv: list[str]) -> None:
 
 def run(args: argparse.Namespace) -> int:
     out, configs = Path(args.out), Path(args.configs)
-    recipes = {(m, s): _recipe(configs, m, s) for m in args.methods for s in args.sigmas}  # check all first
+    published = Path(args.published) if args.published else None
+    if published is not None and not published.is_dir():
+        raise UserError(f"--published {published}: not a directory")
+    recipes = {} if args.table_only else {(m, s): _recipe(configs, m, s) for m in args.methods for s in args.sigmas}
     device = "cuda" if args.device == "auto" and torch.cuda.is_available() else args.device
     timings_file = out / "timings.json"
     timings = json.loads(timings_file.read_text()) if timings_file.is_file() else {}
@@ -91,9 +105,13 @@ def run(args: argparse.Namespace) -> int:
         entry.setdefault("train_s", round(trained - began, 1))  # first (real) training time is kept
         entry["certify_s_last_call"] = round(time.perf_counter() - trained, 1)
         atomic_write_text(timings_file, json.dumps(timings, indent=2))
-    table = comparison_table(out, args.methods, args.sigmas)
+    table = comparison_table(out)
+    if published is not None:
+        table += "\n\n" + same_images_table(out, published)
     device_name = torch.cuda.get_device_name() if device.startswith("cuda") else platform.processor() or "cpu"
-    footer = (f"\nCertification: every {args.skip}th test image"
+    footer = ("\nEach run's images, N0, N and alpha are in its manifest (<method>_<sigma>.tsv.json); "
+              "wall times in timings.json.\n" if args.table_only else
+              f"\nCertification: every {args.skip}th test image"
               f"{f' (first {args.max})' if args.max is not None else ''}, N0={args.n0}, N={args.n}, alpha=0.001; "
               f"device: {device} ({device_name}); wall times in timings.json.\n")
     atomic_write_text(out / "table.md", table + footer)
@@ -101,21 +119,50 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def comparison_table(out: Path, methods: list[str], sigmas: list[float]) -> str:
-    """Markdown: our certified accuracy at r = 0..2 and ACR, beside the published ACR."""
+def _settings(out: Path) -> list[tuple[str, float, Path]]:
+    """Every ``<method>_<sigma>.tsv`` in ``out`` of a known method, in the paper's order."""
+    found = []
+    for method in PUBLISHED_ACR:
+        for tsv in out.glob(f"{method}_*.tsv"):
+            try:
+                found.append((method, float(tsv.name[len(method) + 1:-4]), tsv))
+            except ValueError:
+                continue  # consistency_smoothadv_0.5.tsv also matches consistency_*
+    order = list(PUBLISHED_ACR)
+    return sorted(found, key=lambda t: (order.index(t[0]), t[1]))
+
+
+def comparison_table(out: Path) -> str:
+    """Markdown: our certified accuracy at r = 0..2 and ACR, beside the published ACR (500 images)."""
     header = ["method", "sigma", "images"] + [f"r={r:g}" for r in RADII] + ["ACR", "published ACR", "diff"]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    for method in methods:
-        for sigma in sigmas:
-            tsv = out / f"{method}_{sigma:g}.tsv"
-            if not tsv.is_file():
-                continue
-            res = load_results(tsv)
-            ours = acr(res)
-            published = PUBLISHED_ACR[method].get(sigma)
-            cells = [method, f"{sigma:g}", str(len(res.idx))]
-            cells += [f"{100 * certified_accuracy(res, r):.1f}" for r in RADII]
-            cells += [f"{ours:.3f}", f"{published:.3f}" if published else "-",
-                      f"{ours - published:+.3f}" if published else "-"]
+    for method, sigma, tsv in _settings(out):
+        res = load_results(tsv)
+        ours = acr(res)
+        published = PUBLISHED_ACR[method].get(sigma)
+        cells = [method, f"{sigma:g}", str(len(res.idx))]
+        cells += [f"{100 * certified_accuracy(res, r):.1f}" for r in RADII]
+        cells += [f"{ours:.3f}", f"{published:.3f}" if published else "-",
+                  f"{ours - published:+.3f}" if published else "-"]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def same_images_table(out: Path, published: Path) -> str:
+    """Markdown: ours, the published runs' mean on the same images, and the difference, per setting."""
+    header = ["method", "sigma", "images", "source"] + [f"r={r:g}" for r in RADII] + ["ACR"]
+    lines = ["On the same images as ours (the published runs restricted to our images; certified accuracy in %, "
+             "differences in points):", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for method, sigma, tsv in _settings(out):
+        runs_dir = published / f"{method}_{sigma:g}"
+        if not runs_dir.is_dir():
+            continue
+        res, runs = load_results(tsv), load_published(runs_dir)
+        rows = same_images_rows(res, runs, RADII)
+        sources = ["ours", f"published (mean of {len(runs)} run{'s' if len(runs) > 1 else ''})", "difference"]
+        for source, values in zip(sources, rows):
+            signed = "+" if source == "difference" else ""
+            cells = [method, f"{sigma:g}", str(len(res)), source]
+            cells += [f"{v:{signed}.1f}" for v in values[:-1]] + [f"{values[-1]:{signed}.3f}"]
             lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)

@@ -1,0 +1,63 @@
+"""Compare runs on the images they share: ours against published per-image results.
+
+A reduced reproduction certifies a subset of a paper's test images, and a
+subset's ACR can differ from the full set's by more than any effect under study
+(MNIST's hard test images are not spread evenly). When the authors published
+their per-image TSVs, the fair comparison restricts them to *our* images.
+:func:`restrict` does that, and :func:`same_images_rows` gives ours beside
+the mean of the published runs on the same images.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from smoothcert.analysis.metrics import acr, certified_accuracy
+from smoothcert.analysis.results import Results, load_results
+from smoothcert.errors import UserError
+
+
+def restrict(res: Results, idx: Sequence[int] | np.ndarray) -> Results:
+    """The rows of ``res`` for the examples ``idx``, in that order.
+
+    Raises:
+        UserError: an example of ``idx`` is not in ``res`` (the comparison would
+            not be on the same images), or ``res`` has an index twice.
+    """
+    position = {int(i): k for k, i in enumerate(res.idx)}
+    if len(position) != len(res):
+        raise UserError(f"{res.path}: an example index appears twice; cannot match examples")
+    missing = [int(i) for i in idx if int(i) not in position]
+    if missing:
+        raise UserError(f"{res.path} has no row for example(s) {missing[:5]}"
+                        f"{' ...' if len(missing) > 5 else ''}; cannot compare on the same images")
+    rows = np.array([position[int(i)] for i in idx], dtype=np.int64)
+    take = {f.name: getattr(res, f.name)[rows] for f in dataclasses.fields(res)
+            if isinstance(getattr(res, f.name), np.ndarray)}
+    return dataclasses.replace(res, **take, extra={k: v[rows] for k, v in res.extra.items()})
+
+
+def load_published(directory: Path) -> list[Results]:
+    """Every run file (original six-column format or ours) in ``directory``; manifests skipped."""
+    files = sorted(p for p in directory.iterdir() if p.is_file() and not p.name.endswith(".json"))
+    if not files:
+        raise UserError(f"{directory} holds no published run files")
+    return [load_results(p) for p in files]
+
+
+def same_images_rows(ours: Results, published: Sequence[Results], radii: Sequence[float]) -> list[list[float]]:
+    """Certified accuracy (points) at ``radii`` and ACR: ours, the published mean, and the difference.
+
+    The published rows are first restricted to ours' examples; the mean is over
+    the published runs (each run's metric, then the mean).
+    """
+    def metrics(res: Results) -> list[float]:
+        return [100 * certified_accuracy(res, r) for r in radii] + [acr(res)]
+
+    mine = metrics(ours)
+    theirs = np.mean([metrics(restrict(run, ours.idx)) for run in published], axis=0).tolist()
+    return [mine, theirs, [a - b for a, b in zip(mine, theirs)]]
