@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import os
 import socket
 import subprocess
@@ -83,3 +85,17 @@ def test_sequential_mode_tsv(digits_run: Path, tmp_path: Path, capsys: pytest.Ca
     assert main(args) == 0 and out.read_text() == reference  # resumes: nothing to do
     assert main(["certify", str(digits_run), "--out", str(tmp_path / "x.tsv"), "--mode", "sequential"]) == 2
     assert "needs target radii" in capsys.readouterr().err and not (tmp_path / "x.tsv").exists()
+
+
+def test_sequential_futility_only_changes_samples_spent(digits_run: Path, tmp_path: Path) -> None:
+    """A looser futility level abandons unreachable targets sooner: never more samples, and every radius it
+    certifies the default also certifies (same seed, so the same votes up to where it stops)."""
+    args = ["certify", str(digits_run), "--max", "20", "--mode", "sequential", "--radii", "0.25", "0.5", "0.75",
+            "--n-max", "20000", "--n0", "50", "--batch-size", "500", "--quiet"]
+    assert main([*args, "--out", str(tmp_path / "strict.tsv")]) == 0
+    assert main([*args, "--out", str(tmp_path / "loose.tsv"), "--futility", "0.3"]) == 0
+    strict, loose = (
+        [line.split("\t") for line in (tmp_path / name).read_text().splitlines()[1:]] for name in ("strict.tsv", "loose.tsv"))
+    assert all(int(b[6]) <= int(a[6]) and float(b[3]) <= float(a[3]) for a, b in zip(strict, loose, strict=True))
+    assert sum(int(b[6]) for b in loose) < sum(int(a[6]) for a in strict)  # it did stop sooner somewhere
+    assert json.loads((tmp_path / "loose.tsv.json").read_text())["futility"] == 0.3

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from smoothcert.certify_run import CERTIFY_COLUMNS, certify_row, example_generator, select_indices
-from smoothcert.cli._args import nonnegative_float, positive_int
+from smoothcert.cli._args import nonnegative_float, positive_int, probability
 from smoothcert.cli._certify_args import add_common, base_manifest
 from smoothcert.cli._engine_args import add_engine_arguments, fast_model, timed
 from smoothcert.cli._model import load_model_and_data
@@ -36,6 +36,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="target radii: needed by --mode sequential; with CERTIFY only to warn of radii out of reach")
     parser.add_argument("--n-max", type=positive_int, help="sequential: at most this many estimation samples "
                                                            "per example (default: --n)")
+    parser.add_argument("--futility", type=probability, default=FUTILITY,
+                        help="sequential: abandon a target once even the upper confidence bound on p_A at this "
+                             f"level could not certify it by --n-max (default {FUTILITY}); larger stops sooner on "
+                             "inputs near a target's threshold, at some loss of power; never affects soundness")
     add_engine_arguments(parser)
 
 
@@ -63,7 +67,7 @@ def run(args: argparse.Namespace) -> int:
     stream: Any = None
     if sequential:
         manifest.update(mode="sequential", n=n_max, radii=list(args.radii),
-                        schedule=f"geometric first={FIRST_LOOK} growth={GROWTH:.4g}", futility=FUTILITY)
+                        schedule=f"geometric first={FIRST_LOOK} growth={GROWTH:.4g}", futility=args.futility)
         schedule = Schedule.geometric(n_max, args.alpha, first=min(FIRST_LOOK, n_max), growth=GROWTH)
         smooth = Smooth(fast, data.info.num_classes, sigma)
         columns = SEQUENTIAL_COLUMNS
@@ -71,7 +75,7 @@ def run(args: argparse.Namespace) -> int:
         def compute(idx: int) -> dict[str, Any]:
             began = time.perf_counter()
             cert = certify_sequential(smooth, image(idx), args.radii, args.n0, schedule, args.batch_size,
-                                      example_generator(args.seed, idx, device), FUTILITY)
+                                      example_generator(args.seed, idx, device), args.futility)
             return {"idx": idx, "label": label(idx), "predict": cert.prediction, "radius": cert.radius,
                     "correct": int(cert.prediction == label(idx)), "time": round(time.perf_counter() - began, 6),
                     "samples": cert.samples, "p_lower": cert.p_lower, "count": cert.count, "n": cert.n}
