@@ -21,10 +21,10 @@ def test_reproduce_trains_certifies_and_tabulates(tmp_path: Path, capsys) -> Non
             "--skip", "20", "--device", "cpu"]
     assert main(argv) == 0
     table = (out / "table.md").read_text()
-    row = next(line for line in table.splitlines() if line.startswith("| gaussian"))
-    cells = [c.strip() for c in row.strip("|").split("|")]
-    assert cells[:3] == ["gaussian", "0.5", "2"]  # images 0 and 20 of 40
-    assert cells[-2] == "1.537"  # the published ACR for gaussian at sigma 0.5
+    _row(table, "gaussian", "0.5", "2", "ours")  # images 0 and 20 of 40
+    published = _row(table, "gaussian", "0.5", "500", "published")
+    assert published[4:6] == ["98.5", "96.8"] and published[-1] == "1.537"  # the paper's values, sigma 0.5
+    assert "difference" not in table  # 2 images are not the paper's 500
     assert len((out / "gaussian_0.5.tsv").read_text().splitlines()) == 3
     assert (out / "runs" / "gaussian_0.5" / "checkpoint.pt").is_file()
     assert "timings.json" in {p.name for p in out.iterdir()}
@@ -70,8 +70,9 @@ def test_table_only_compares_with_published_runs_on_our_images(tmp_path: Path, c
     assert main(argv) == 0
     table = (out / "table.md").read_text()
     assert not (out / "runs").exists()  # nothing trained or certified
-    assert _row(table, "gaussian", "0.5", "2")[-3:] == ["0.750", "1.537", "-0.787"]
-    assert _row(table, "consistency_smoothadv", "0.5", "1")[-3:] == ["2.000", "1.679", "+0.321"]
+    assert _row(table, "gaussian", "0.5", "2", "ours")[-1] == "0.750"
+    assert _row(table, "consistency_smoothadv", "0.5", "1", "ours")[-1] == "2.000"
+    assert _row(table, "consistency_smoothadv", "0.5", "500", "published")[-1] == "1.679"
     assert not any(line.startswith("| consistency |") for line in table.splitlines())
     ours = _row(table, "gaussian", "0.5", "2", "ours")
     theirs = _row(table, "gaussian", "0.5", "2", "published (mean of 2 runs)")
@@ -93,3 +94,14 @@ def test_published_runs_missing_our_images_are_refused(tmp_path: Path, capsys) -
     err = capsys.readouterr().err
     assert err.startswith("error: ") and "no row for example(s) [20]" in err and len(err.splitlines()) == 1
     assert (out / "table.md").read_bytes() == table_before
+
+
+def test_a_run_on_the_papers_500_images_gets_a_difference_row(tmp_path: Path, capsys) -> None:
+    """All 500 images (idx 0, 20, ..., 9980) correct at radius 1.0: 100% up to r = 1, 0% beyond, ACR 1.0;
+    minus the published gaussian sigma 0.5 values (98.5 at r = 0, 81.6 at r = 1.25, ACR 1.537)."""
+    out = tmp_path / "results"
+    _tsv(out / "gaussian_0.5.tsv", [(i, 7, 1.0, 1) for i in range(0, 10_000, 20)])
+    assert main(["reproduce", "mnist", "--out", str(out), "--table-only"]) == 0
+    diff = _row((out / "table.md").read_text(), "gaussian", "0.5", "500", "difference")
+    assert diff[4] == "+1.5" and diff[9] == "-81.6" and diff[-1] == "-0.537"
+    capsys.readouterr()
