@@ -107,7 +107,6 @@ def run(args: argparse.Namespace) -> int:
     recipes = {} if args.table_only else {(m, s): _recipe(configs, m, s) for m in args.methods for s in args.sigmas}
     device = "cuda" if args.device == "auto" and torch.cuda.is_available() else args.device
     timings_file = out / "timings.json"
-    timings = json.loads(timings_file.read_text()) if timings_file.is_file() else {}
     for (method, sigma), recipe in recipes.items():
         name = f"{method}_{sigma:g}"
         run_dir, tsv = out / "runs" / name, out / f"{name}.tsv"
@@ -125,6 +124,8 @@ def run(args: argparse.Namespace) -> int:
         certify += ["--max", str(args.max)] if args.max is not None else []
         print(f"[reproduce] {name}: certifying", file=sys.stderr)
         _call(certify)
+        # read just before writing, so another reproduce call on OUT (other settings) keeps its entries
+        timings = json.loads(timings_file.read_text()) if timings_file.is_file() else {}
         entry = timings.setdefault(name, {})
         entry.setdefault("train_s", round(trained - began, 1))  # first (real) training time is kept
         entry["certify_s_last_call"] = round(time.perf_counter() - trained, 1)
