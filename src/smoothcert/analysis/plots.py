@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -17,6 +19,10 @@ from smoothcert.errors import UserError
 __all__ = ["PLOT_FORMATS", "certified_accuracy_figure", "plot_certified_accuracy",
            "plot_format", "plot_radius_histogram", "radius_histogram_figure"]
 
+
+_LEGEND_INSIDE = 6  # at most this many legend entries inside the axes
+_LEGEND_ROWS = 18  # entries per legend column beside the axes
+_STYLES = ("-", "--", ":", "-.")
 
 def _steps(res: Results, max_r: float) -> tuple[np.ndarray, np.ndarray]:
     """Points that draw certified accuracy on [0, max_r] exactly with ``step(where="pre")``.
@@ -44,18 +50,23 @@ def certified_accuracy_figure(results: Sequence[Results], max_radius: float | No
                               title: str | None = None, envelope: bool = False) -> Figure:
     """The figure of :func:`plot_certified_accuracy` (for embedding, e.g. in the report)."""
     max_r = _max_radius(results, max_radius)
-    fig = new_figure(6, 4)
+    entries = len(results) + int(envelope)
+    columns = math.ceil(entries / _LEGEND_ROWS) if entries > _LEGEND_INSIDE else 0
+    fig = new_figure(6 + 2.2 * columns, 4)  # a long legend goes beside the axes, not over the curves
     ax = fig.add_subplot()
-    for res in results:
-        xs, ys = _steps(res, max_r)
-        ax.step(xs, ys, where="pre", label=res.name, zorder=2)
+    for k, res in enumerate(results):
+        xs, ys = _steps(res, max_r)  # past 10 runs the colours repeat, so the line style changes
+        ax.step(xs, ys, where="pre", label=res.name, zorder=2, linestyle=_STYLES[k // 10 % len(_STYLES)])
     if envelope:
         xs, ys = envelope_curve(results, max_r)
         ax.step(xs, ys, where="pre", color="0.45", linewidth=7, alpha=0.35, solid_capstyle="butt",
                 label="envelope (best per radius)", zorder=1)
     ax.set(xlim=(0, max_r), ylim=(0, 1), xlabel="radius (L2)", ylabel="certified accuracy")
     ax.grid(True, alpha=0.3)
-    ax.legend(loc="upper right", fontsize="small")
+    if columns:
+        ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), fontsize="x-small", ncol=columns)
+    else:
+        ax.legend(loc="upper right", fontsize="small")
     if title:
         ax.set_title(title)
     fig.tight_layout()
