@@ -25,9 +25,12 @@ round at a time, so only one computes at any moment.
 
 Prints samples/s per contender (median over rounds) and the ratios
 smoothcert / one-at-a-time and smoothcert / bare-forward (medians of the
-per-round ratios). Example::
+per-round ratios), and seconds per image at ``--n0`` + ``--n`` samples. Examples::
 
     .venv/bin/python benchmarks/certify_throughput.py --archs digits_cnn lenet --rounds 7
+    # on a GPU, the papers' setting (N = 100,000), fp32 then bf16:
+    .venv/bin/python benchmarks/certify_throughput.py --device cuda --archs lenet cifar_resnet110 \
+        --n 100000 --examples 2 --batch-size 10000 --rounds 3 [--autocast bfloat16]
 """
 
 from __future__ import annotations
@@ -52,8 +55,9 @@ from smoothcert.engine.fastmodel import prepare_model, tune_allocator
 from smoothcert.engine.packed import PackedSmooth
 from smoothcert.models import create_model
 
-SHAPES = {"digits_cnn": (1, 8, 8), "lenet": (1, 28, 28), "mlp": (1, 4, 4)}
-DEFAULT_N = {"digits_cnn": 10_000, "lenet": 2_000, "mlp": 10_000}
+SHAPES = {"digits_cnn": (1, 8, 8), "lenet": (1, 28, 28), "mlp": (1, 4, 4), "cifar_resnet20": (3, 32, 32),
+          "cifar_resnet110": (3, 32, 32)}
+DEFAULT_N = {"digits_cnn": 10_000, "lenet": 2_000, "mlp": 10_000, "cifar_resnet20": 1_000, "cifar_resnet110": 200}
 
 
 def one_at_a_time(model: nn.Module, xs: torch.Tensor, n0: int, n: int, sigma: float, alpha: float,
@@ -106,19 +110,19 @@ def smoothcert_path(engine: PackedSmooth, xs: torch.Tensor, n0: int, n: int, alp
 
 def build(name: str, arch: str, args: argparse.Namespace) -> tuple[Callable[[], object], dict[str, object]]:
     """The contender ``name`` for ``arch``: a callable doing one round's work, and a description."""
-    shape = SHAPES[arch]
+    shape, device = SHAPES[arch], torch.device(args.device)
     torch.manual_seed(0)
-    model = create_model(arch, 10, shape, (0.5,), (0.25,)).eval()
-    xs = torch.rand(args.examples, *shape, generator=torch.Generator().manual_seed(1))
+    model = create_model(arch, 10, shape, (0.5,), (0.25,)).eval().to(device)
+    xs = torch.rand(args.examples, *shape, generator=torch.Generator().manual_seed(1)).to(device)
     n = args.n or DEFAULT_N[arch]
     if name == "smoothcert":
-        tuned = tune_allocator()  # as `smoothcert certify` does on CPU
-        fast, fields = prepare_model(model, torch.device("cpu"), channels_last=args.channels_last,
+        tuned = tune_allocator() if device.type == "cpu" else False  # as `smoothcert certify` does on CPU
+        fast, fields = prepare_model(model, device, channels_last=args.channels_last,
                                      compile=args.compile, autocast=args.autocast)
         engine = PackedSmooth(fast, 10, args.sigma, args.batch_size)
         return (lambda: smoothcert_path(engine, xs, args.n0, n, args.alpha)), {**fields, "allocator_tuned": tuned}
     if name == "bare_forward":
-        inputs = torch.rand(args.batch_size, *shape) + args.sigma * torch.randn(args.batch_size, *shape)
+        inputs = (torch.rand(args.batch_size, *shape) + args.sigma * torch.randn(args.batch_size, *shape)).to(device)
         return (lambda: bare_forward(model, inputs, args.examples * (args.n0 + n))), {}
     return (lambda: one_at_a_time(model, xs, args.n0, n, args.sigma, args.alpha, args.batch_size, 10)), {}
 
@@ -129,11 +133,14 @@ def worker(args: argparse.Namespace) -> None:
     if args.shared_allocator:
         tune_allocator()
     run, info = build(name, arch, args)
+    cuda = torch.device(args.device).type == "cuda"
     run()  # warm-up (and the engine's one-time probes, compilation)
     print(json.dumps(info), flush=True)
     for _ in sys.stdin:
         began = time.perf_counter()
         run()
+        if cuda:
+            torch.cuda.synchronize()  # the bare loop queues kernels without waiting for them
         print(time.perf_counter() - began, flush=True)
 
 
@@ -165,7 +172,9 @@ def measure(arch: str, args: argparse.Namespace, argv: list[str]) -> dict[str, f
     print(f"{arch:10s} n0={args.n0} n={n} batch={args.batch_size} examples={args.examples} "
           f"engine={infos['smoothcert']}\n  samples/s: smoothcert {rate['smoothcert']:,.0f}  bare forward "
           f"{rate['bare_forward']:,.0f}  one-at-a-time {rate['one_at_a_time']:,.0f}\n  "
-          f"smoothcert / one-at-a-time {vs_ref:.2f}x   smoothcert / bare forward {vs_bare:.2f}x", flush=True)
+          f"smoothcert / one-at-a-time {vs_ref:.2f}x   smoothcert / bare forward {vs_bare:.2f}x\n  "
+          f"seconds per image at {args.n0 + n:,} samples: smoothcert {(args.n0 + n) / rate['smoothcert']:.3g}  "
+          f"one-at-a-time {(args.n0 + n) / rate['one_at_a_time']:.3g}", flush=True)
     return {"vs_one_at_a_time": vs_ref, "vs_bare_forward": vs_bare}
 
 
@@ -179,6 +188,7 @@ def main() -> None:
     parser.add_argument("--sigma", type=float, default=0.5)
     parser.add_argument("--alpha", type=float, default=0.001)
     parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("--device", default="cpu", help="cpu (default), cuda, cuda:1, ...")
     parser.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (default: torch's)")
     parser.add_argument("--channels-last", action="store_true", help="opt-in: the whole model channels-last")
     parser.add_argument("--compile", action="store_true", help="opt-in: torch.compile")
@@ -193,7 +203,8 @@ def main() -> None:
     if args.worker:
         worker(args)
         return
-    print(f"# {platform.machine()}, {os.cpu_count()} CPUs, {torch.get_num_threads()} threads, torch "
+    gpu = f", {torch.cuda.get_device_name(args.device)}" if torch.device(args.device).type == "cuda" else ""
+    print(f"# {platform.machine()}, {os.cpu_count()} CPUs{gpu}, {torch.get_num_threads()} threads, torch "
           f"{torch.__version__}; each contender in its own process; medians over {args.rounds} interleaved "
           f"rounds", flush=True)
     for arch in args.archs:
