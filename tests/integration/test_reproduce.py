@@ -105,3 +105,19 @@ def test_a_run_on_the_papers_500_images_gets_a_difference_row(tmp_path: Path, ca
     diff = _row((out / "table.md").read_text(), "gaussian", "0.5", "500", "difference")
     assert diff[4] == "+1.5" and diff[9] == "-81.6" and diff[-1] == "-0.537"
     capsys.readouterr()
+
+
+def test_a_sequential_run_is_shown_only_at_its_target_radii(tmp_path: Path, capsys) -> None:
+    """A sequential TSV's radius is the largest target certified: exact at 0 and the targets (0.5, 1.0 here),
+    a lower bound elsewhere, so those cells and its ACR are "—"; the published row stays complete."""
+    out = tmp_path / "results"
+    _tsv(out / "gaussian_0.5.tsv", [(i, 7, 1.0, 1) for i in range(0, 10_000, 20)])
+    (out / "gaussian_0.5.tsv.json").write_text('{"mode": "sequential", "radii": [1.0, 0.5]}')
+    assert main(["reproduce", "mnist", "--out", str(out), "--table-only"]) == 0
+    table = (out / "table.md").read_text()
+    ours = _row(table, "gaussian", "0.5", "500", "ours")[4:]
+    assert ours == ["100.0", "—", "100.0", "—", "100.0", "—", "—", "—", "—", "—"]
+    diff = _row(table, "gaussian", "0.5", "500", "difference")[4:]
+    assert diff == ["+1.5", "—", "+4.8", "—", "+11.3", "—", "—", "—", "—", "—"]
+    assert "—" not in "".join(_row(table, "gaussian", "0.5", "500", "published"))
+    capsys.readouterr()

@@ -1,0 +1,136 @@
+"""The MNIST table of Jeong & Shin (2020): published values, and ours beside them.
+
+Tabulates every ``<method>_<sigma>.tsv`` in a directory: certified accuracy at
+r = 0, 0.25, ..., 2.0 and ACR, beside the published values for the paper's 500
+test images, and (:func:`same_images_table`) beside the authors' per-image runs
+restricted to our images. A sequential-certification TSV (its manifest says
+``"mode": "sequential"``) is exact only at its target radii: its other columns
+and its ACR are shown as "—".
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from smoothcert.analysis.metrics import acr, certified_accuracy
+from smoothcert.analysis.results import Results, load_results
+from smoothcert.analysis.same_images import load_published, same_images_rows
+
+# ACR published for the 500 MNIST test images (mean of the authors' runs), sigma 0.25 / 0.5 / 1.0.
+PUBLISHED_ACR: dict[str, dict[float, float]] = {
+    "gaussian": {0.25: 0.898, 0.5: 1.537, 1.0: 1.606},
+    "stability": {0.25: 0.904, 0.5: 1.550, 1.0: 1.624},
+    "smoothadv": {0.25: 0.921, 0.5: 1.670, 1.0: 1.771},
+    "macer": {0.25: 0.908, 0.5: 1.571, 1.0: 1.592},
+    "consistency": {0.25: 0.918, 0.5: 1.633, 1.0: 1.731},
+    "consistency_smoothadv": {0.25: 0.921, 0.5: 1.679, 1.0: 1.809},
+}
+# Certified accuracy (%) at r = 0, 0.25, ..., 2.0 on the same 500 images: the mean over the authors' per-image
+# TSVs published in github.com/jh-jeong/smoothing-consistency, data/certify/mnist/ (runs listed in docs/mnist.md),
+# computed with smoothcert.analysis; the mean ACR of those files is within 0.01 of PUBLISHED_ACR everywhere.
+PUBLISHED_ACCURACY: dict[str, dict[float, tuple[float, ...]]] = {
+    "gaussian": {0.25: (98.9, 97.2, 95.6, 91.1, 0.0, 0.0, 0.0, 0.0, 0.0),
+                 0.5: (98.5, 96.8, 95.2, 93.4, 88.7, 81.6, 64.9, 43.7, 0.0),
+                 1.0: (95.4, 92.8, 90.0, 86.3, 79.8, 70.5, 58.8, 45.5, 31.6)},
+    "stability": {0.25: (99.2, 97.7, 95.6, 92.3, 0.0, 0.0, 0.0, 0.0, 0.0),
+                  0.5: (98.7, 97.1, 95.7, 93.5, 89.7, 82.9, 66.9, 45.2, 0.0),
+                  1.0: (95.6, 94.0, 90.6, 85.8, 80.2, 71.4, 60.2, 46.4, 32.4)},
+    "smoothadv": {0.25: (98.8, 97.8, 96.4, 95.4, 0.0, 0.0, 0.0, 0.0, 0.0),
+                  0.5: (98.1, 97.4, 96.0, 94.9, 92.6, 87.5, 79.9, 65.8, 0.0),
+                  1.0: (94.6, 93.2, 90.0, 85.4, 79.4, 73.2, 63.4, 54.6, 42.6)},
+    "macer": {0.25: (98.9, 97.6, 95.5, 93.1, 0.0, 0.0, 0.0, 0.0, 0.0),
+              0.5: (98.2, 97.1, 95.7, 93.0, 88.6, 82.1, 71.5, 50.6, 0.0),
+              1.0: (90.0, 86.6, 82.1, 77.2, 70.8, 64.0, 54.7, 47.1, 39.0)},
+    "consistency": {0.25: (99.3, 98.0, 96.5, 94.9, 0.0, 0.0, 0.0, 0.0, 0.0),
+                    0.5: (98.3, 97.2, 96.2, 94.6, 91.8, 87.3, 77.0, 58.6, 0.0),
+                    1.0: (93.0, 92.4, 88.0, 84.4, 78.4, 72.8, 64.0, 54.0, 40.8)},
+    "consistency_smoothadv": {0.25: (98.7, 97.9, 96.6, 95.6, 0.0, 0.0, 0.0, 0.0, 0.0),
+                              0.5: (97.9, 96.9, 96.0, 94.5, 92.1, 87.6, 80.3, 69.2, 0.0),
+                              1.0: (93.2, 90.6, 87.8, 82.8, 78.6, 72.6, 63.2, 55.2, 44.6)},
+}
+PAPER_IMAGES = 500
+RADII = [0.25 * i for i in range(9)]  # 0, 0.25, ..., 2.0
+
+
+def _known(tsv: Path) -> list[bool]:
+    """Per column (the radii of RADII, then ACR): whether the run's value is exact there."""
+    manifest = Path(str(tsv) + ".json")
+    meta = json.loads(manifest.read_text()) if manifest.is_file() else {}
+    if meta.get("mode") != "sequential":
+        return [True] * (len(RADII) + 1)
+    targets = [float(t) for t in meta.get("radii", [])]
+    return [r == 0 or any(abs(r - t) < 1e-9 for t in targets) for r in RADII] + [False]
+
+
+def _cells(values: list[float], known: list[bool], signed: bool) -> list[str]:
+    sign = "+" if signed else ""
+    cells = [f"{v:{sign}.1f}" if k else "—" for v, k in zip(values[:-1], known)]
+    return cells + [f"{values[-1]:{sign}.3f}" if known[-1] else "—"]
+
+
+def _row(method: str, sigma: float, images: int, source: str, cells: list[str]) -> str:
+    return "| " + " | ".join([method, f"{sigma:g}", str(images), source, *cells]) + " |"
+
+
+def _header(first: list[str]) -> list[str]:
+    header = ["method", "sigma", "images", "source"] + [f"r={r:g}" for r in RADII] + ["ACR"]
+    return [*first, "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+
+
+def _ours(res: Results) -> list[float]:
+    return [100 * certified_accuracy(res, r) for r in RADII] + [acr(res)]
+
+def _settings(out: Path) -> list[tuple[str, float, Path]]:
+    """Every ``<method>_<sigma>.tsv`` in ``out`` of a known method, in the paper's order."""
+    found = []
+    for method in PUBLISHED_ACR:
+        for tsv in out.glob(f"{method}_*.tsv"):
+            try:
+                found.append((method, float(tsv.name[len(method) + 1:-4]), tsv))
+            except ValueError:
+                continue  # consistency_smoothadv_0.5.tsv also matches consistency_*
+    order = list(PUBLISHED_ACR)
+    return sorted(found, key=lambda t: (order.index(t[0]), t[1]))
+
+
+def comparison_table(out: Path) -> str:
+    """Markdown: ours and the published values (500 images) per setting; their difference on the same 500.
+
+    A run certified on fewer images (``--max``) gets no difference row: a
+    subset's numbers differ from the full set's by more than the effects under
+    study; ``--published`` compares such a run on its own images.
+    """
+    lines = _header([])
+    for method, sigma, tsv in _settings(out):
+        res, known = load_results(tsv), _known(tsv)
+        ours = _ours(res)
+        lines.append(_row(method, sigma, len(res), "ours", _cells(ours, known, False)))
+        if sigma not in PUBLISHED_ACR[method]:
+            continue
+        published = [*PUBLISHED_ACCURACY[method][sigma], PUBLISHED_ACR[method][sigma]]
+        lines.append(_row(method, sigma, PAPER_IMAGES, "published", _cells(published, [True] * len(known), False)))
+        if len(res) == PAPER_IMAGES:
+            diff = [a - b for a, b in zip(ours, published)]
+            lines.append(_row(method, sigma, PAPER_IMAGES, "difference", _cells(diff, known, True)))
+    return "\n".join(lines)
+
+
+def same_images_table(out: Path, published: Path) -> str:
+    """Markdown: ours, the published runs' mean on the same images, and the difference, per setting.
+
+    ``published`` holds ``<method>_<sigma>/`` folders of the authors' per-image TSVs, one file per run.
+    """
+    lines = _header(["On the same images as ours (the published runs restricted to our images; certified "
+                     "accuracy in %, differences in points):", ""])
+    for method, sigma, tsv in _settings(out):
+        runs_dir = published / f"{method}_{sigma:g}"
+        if not runs_dir.is_dir():
+            continue
+        res, runs, known = load_results(tsv), load_published(runs_dir), _known(tsv)
+        ours, theirs, diff = same_images_rows(res, runs, RADII)
+        source = f"published (mean of {len(runs)} run{'s' if len(runs) > 1 else ''})"
+        lines.append(_row(method, sigma, len(res), "ours", _cells(ours, known, False)))
+        lines.append(_row(method, sigma, len(res), source, _cells(theirs, [True] * len(known), False)))
+        lines.append(_row(method, sigma, len(res), "difference", _cells(diff, known, True)))
+    return "\n".join(lines)
