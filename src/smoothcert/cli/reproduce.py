@@ -98,8 +98,9 @@ def run(args: argparse.Namespace) -> int:
     if published is not None:
         table += "\n\n" + same_images_table(out, published)
     device_name = torch.cuda.get_device_name() if device.startswith("cuda") else platform.processor() or "cpu"
-    footer = ("\nEach run's images, N0, N and alpha are in its manifest (<method>_<sigma>.tsv.json); "
-              "wall times in timings.json.\n" if args.table_only else
+    timed = "; wall times in timings.json" if (out / "timings.json").is_file() else ""
+    footer = (f"\nEach run's images, mode, N0, N and alpha are in its manifest (<method>_<sigma>.tsv.json){timed}.\n"
+              if args.table_only else
               f"\nCertification: every {args.skip}th test image (the first `images` of them: a run certified "
               f"with --max has fewer than 500), N0={args.n0}, N={args.n}, alpha=0.001; "
               f"device: {device} ({device_name}); wall times in timings.json.\n")
