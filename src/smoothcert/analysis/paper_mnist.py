@@ -64,9 +64,9 @@ def _known(tsv: Path) -> list[bool]:
 
 
 def _cells(values: list[float], known: list[bool], signed: bool) -> list[str]:
-    sign = "+" if signed else ""
-    cells = [f"{v:{sign}.1f}" if k else "—" for v, k in zip(values[:-1], known)]
-    return cells + [f"{values[-1]:{sign}.3f}" if known[-1] else "—"]
+    sign = "+" if signed else ""  # round(v) + 0.0 turns a -0.0 into 0.0, so no "-0.0" is printed
+    cells = [f"{round(v, 1) + 0.0:{sign}.1f}" if k else "—" for v, k in zip(values[:-1], known)]
+    return cells + [f"{round(values[-1], 3) + 0.0:{sign}.3f}" if known[-1] else "—"]
 
 
 def _row(method: str, sigma: float, images: int, source: str, cells: list[str]) -> str:
