@@ -13,9 +13,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from smoothcert.analysis.metrics import acr, certified_accuracy
-from smoothcert.analysis.results import Results, load_results
-from smoothcert.analysis.same_images import load_published, same_images_rows
+from smoothcert.analysis.results import load_results
+from smoothcert.analysis.same_images import accuracy_and_acr, load_published, same_images_rows
 
 # ACR published for the 500 MNIST test images (mean of the authors' runs), sigma 0.25 / 0.5 / 1.0.
 PUBLISHED_ACR: dict[str, dict[float, float]] = {
@@ -78,9 +77,6 @@ def _header(first: list[str]) -> list[str]:
     return [*first, "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
 
 
-def _ours(res: Results) -> list[float]:
-    return [100 * certified_accuracy(res, r) for r in RADII] + [acr(res)]
-
 def _settings(out: Path) -> list[tuple[str, float, Path]]:
     """Every ``<method>_<sigma>.tsv`` in ``out`` of a known method, in the paper's order."""
     found = []
@@ -104,7 +100,7 @@ def comparison_table(out: Path) -> str:
     lines = _header([])
     for method, sigma, tsv in _settings(out):
         res, known = load_results(tsv), _known(tsv)
-        ours = _ours(res)
+        ours = accuracy_and_acr(res, RADII)
         lines.append(_row(method, sigma, len(res), "ours", _cells(ours, known, False)))
         if sigma not in PUBLISHED_ACR[method]:
             continue

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -23,6 +22,7 @@ __all__ = ["PLOT_FORMATS", "certified_accuracy_figure", "plot_certified_accuracy
 _LEGEND_INSIDE = 6  # at most this many legend entries inside the axes
 _LEGEND_ROWS = 18  # entries per legend column beside the axes
 _STYLES = ("-", "--", ":", "-.")
+
 
 def _steps(res: Results, max_r: float) -> tuple[np.ndarray, np.ndarray]:
     """Points that draw certified accuracy on [0, max_r] exactly with ``step(where="pre")``.

@@ -49,15 +49,17 @@ def load_published(directory: Path) -> list[Results]:
     return [load_results(p) for p in files]
 
 
+def accuracy_and_acr(res: Results, radii: Sequence[float]) -> list[float]:
+    """Certified accuracy in percent at each of ``radii``, then the ACR."""
+    return [100 * certified_accuracy(res, r) for r in radii] + [acr(res)]
+
+
 def same_images_rows(ours: Results, published: Sequence[Results], radii: Sequence[float]) -> list[list[float]]:
-    """Certified accuracy (points) at ``radii`` and ACR: ours, the published mean, and the difference.
+    """:func:`accuracy_and_acr` of ours, the published mean, and the difference.
 
     The published rows are first restricted to ours' examples; the mean is over
     the published runs (each run's metric, then the mean).
     """
-    def metrics(res: Results) -> list[float]:
-        return [100 * certified_accuracy(res, r) for r in radii] + [acr(res)]
-
-    mine = metrics(ours)
-    theirs = np.mean([metrics(restrict(run, ours.idx)) for run in published], axis=0).tolist()
+    mine = accuracy_and_acr(ours, radii)
+    theirs = np.mean([accuracy_and_acr(restrict(run, ours.idx), radii) for run in published], axis=0).tolist()
     return [mine, theirs, [a - b for a, b in zip(mine, theirs)]]
