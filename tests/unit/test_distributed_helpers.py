@@ -76,3 +76,36 @@ def test_a_single_process_resumes_from_leftover_parts(tmp_path: Path) -> None:
     assert computed == [0, 2, 4]  # 1 and 3 came from the part file
     assert sorted(int(line.split("\t")[0]) for line in out.read_text().splitlines()[1:]) == [0, 1, 2, 3, 4]
     assert json.loads(Path(str(out) + ".json").read_text())["n"] == 10
+
+
+def test_shutdown_frees_a_ddp_wrapper_before_leaving_the_group(tmp_path: Path) -> None:
+    """The group must die inside ``shutdown``, not at interpreter exit (where gloo aborted now and then).
+
+    A DDP wrapper caught in a reference cycle keeps the group alive until the
+    cycle collector runs; automatic collection is switched off here, so only
+    ``shutdown``'s own ``gc.collect()`` can free it.
+    """
+    import gc
+    import weakref
+
+    import torch.distributed as dist
+    from torch.nn.parallel import DistributedDataParallel
+
+    from smoothcert.engine.distributed import shutdown
+
+    store = dist.FileStore(str(tmp_path / "store"), 1)
+    dist.init_process_group("gloo", store=store, rank=0, world_size=1)
+    wrapper = DistributedDataParallel(torch.nn.Linear(3, 2))
+    wrapper.loop = [wrapper]  # a cycle: refcounting alone never frees it
+    alive = weakref.ref(wrapper)
+    del wrapper
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        assert alive() is not None
+        shutdown(wait=True)
+        assert not dist.is_initialized()
+        assert alive() is None
+    finally:
+        if was_enabled:
+            gc.enable()

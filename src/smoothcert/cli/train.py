@@ -37,10 +37,12 @@ def run(args: argparse.Namespace) -> int:
         "seed": args.seed, "device": args.device, "data_dir": args.data_dir,
     }
     config = resolve_config(args.config, flags, args.overrides)
+    finished = False
     try:
         path = train(config, args.out, resume=args.resume, quiet=args.quiet)
+        finished = True
     finally:
-        distributed.shutdown()  # under torchrun (docs/distributed.md); a no-op otherwise
+        distributed.shutdown(wait=finished)  # under torchrun (docs/distributed.md); a no-op otherwise
     if distributed.from_env().is_main:
         print(f"wrote {path}", file=sys.stderr)
     return 0

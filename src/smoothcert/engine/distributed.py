@@ -22,6 +22,7 @@ so that ``--resume`` continues each rank's noise stream.
 
 from __future__ import annotations
 
+import gc
 import os
 from dataclasses import dataclass
 from typing import Any
@@ -79,10 +80,25 @@ def init(device: torch.device) -> Context:
     return ctx
 
 
-def shutdown() -> None:
-    """Leave the process group (no-op when not in one)."""
+def shutdown(*, wait: bool = False) -> None:
+    """Leave the process group (no-op when not in one).
+
+    Garbage is collected first, so that the last references to the group (a
+    DDP wrapper's reducer, a pending gloo work object) die while the
+    interpreter is fully alive and the group is torn down here. Left to
+    interpreter finalization, a gloo group now and then aborted its process
+    ("terminate called without an active exception", exit status -6, Python
+    main thread with no frame): 2 in about 125 two-rank DDP runs on this CPU.
+    With ``wait`` every rank first meets at a barrier, so that no rank tears
+    down while another still works (rank 0 writing the checkpoint, say). Pass
+    it only on success: after an error the other ranks may never arrive.
+    """
     if dist.is_available() and dist.is_initialized():
+        gc.collect()
+        if wait:
+            dist.barrier()
         dist.destroy_process_group()
+        gc.collect()
 
 
 def barrier(ctx: Context) -> None:
