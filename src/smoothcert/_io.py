@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import glob
 import os
 import tempfile
 from collections.abc import Callable
@@ -30,6 +31,23 @@ def atomic_write(path: str | Path, write: Callable[[IO[bytes]], None]) -> None:
         Path(tmp).unlink(missing_ok=True)
         raise
     _fsync_dir(path.parent)
+
+
+def remove_leftover_temporaries(path: str | Path) -> list[Path]:
+    """Delete the temporaries that killed :func:`atomic_write` calls for ``path`` left; return them.
+
+    A process killed inside :func:`atomic_write` leaves its ``.STEM.XXXXXXXX SUFFIX.tmp``
+    beside ``path`` (``path`` itself is intact). Only names of that pattern for
+    this very ``path`` are touched. Call it only where one writer owns ``path``
+    (a resumed training run): a live writer's temporary has the same shape.
+    """
+    path = Path(path)
+    if not path.parent.is_dir():
+        return []
+    leftovers = sorted(path.parent.glob(f".{glob.escape(path.stem)}.*{glob.escape(path.suffix)}.tmp"))
+    for leftover in leftovers:
+        leftover.unlink(missing_ok=True)
+    return leftovers
 
 
 def atomic_write_text(path: str | Path, text: str) -> None:

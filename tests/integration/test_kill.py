@@ -175,6 +175,7 @@ def test_training_killed_inside_a_checkpoint_write(cli: CliServer, tmp_path: Pat
     assert _log_epochs(run) == [1, 2, 3]  # epoch 3 was logged, its checkpoint never landed
     assert cli.run([*TRAIN, *epochs, "--out", str(run), "--resume"]).returncode == 0
     _same_weights(reference / "checkpoint.pt", run / "checkpoint.pt")
+    assert not [p.name for p in run.iterdir() if p.name.endswith(".tmp")], "the resumed run removes the leftover"
     assert _log_epochs(run) == [1, 2, 3, 4]
     assert (run / "log.csv").read_text().splitlines()[0] == (reference / "log.csv").read_text().splitlines()[0]
 

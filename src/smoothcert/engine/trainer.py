@@ -19,7 +19,7 @@ import yaml
 from torch import nn
 
 from smoothcert import __version__
-from smoothcert._io import atomic_write_text
+from smoothcert._io import atomic_write_text, remove_leftover_temporaries
 from smoothcert.data import TensorData, create_dataset
 from smoothcert.data.batches import BatchLoader
 from smoothcert.engine import distributed
@@ -149,6 +149,8 @@ def train(config: dict[str, Any], out_dir: str | Path, resume: bool = False, qui
         start_epoch = int(state["epoch"])
         distributed.restore_rng_state(state, ctx, config["seed"], start_epoch)
     if ctx.is_main:  # rank 0 alone writes
+        for written in (ckpt_file, out / CONFIG_NAME):  # a kill inside their atomic write left a temporary
+            remove_leftover_temporaries(written)
         _trim_log(out / LOG_NAME, start_epoch)
         try:
             out.mkdir(parents=True, exist_ok=True)
