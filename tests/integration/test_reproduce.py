@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from smoothcert.cli.main import main
+from smoothcert.cli.reproduce import target_radii
 from tests.unit.test_data import write_mnist
 
 
-def test_reproduce_trains_certifies_and_tabulates(tmp_path: Path, capsys) -> None:
+def _tiny_gaussian(tmp_path: Path, *extra: str) -> tuple[Path, list[str]]:
+    """40 MNIST images in IDX files, a 1-epoch gaussian sigma 0.5 recipe; OUT and the reproduce argv."""
     write_mnist(tmp_path / "mnist", n=40)
     recipes = tmp_path / "configs" / "mnist"
     recipes.mkdir(parents=True)
@@ -16,9 +19,13 @@ def test_reproduce_trains_certifies_and_tabulates(tmp_path: Path, capsys) -> Non
         "dataset: mnist\narch: lenet\nmethod: gaussian\nsigma: 0.5\nepochs: 1\nbatch_size: 16\nlr: 0.01\n"
         "normalize: false\n")
     out = tmp_path / "results"
-    argv = ["reproduce", "mnist", "--out", str(out), "--configs", str(tmp_path / "configs"), "--data-dir",
-            str(tmp_path / "mnist"), "--methods", "gaussian", "--sigmas", "0.5", "--n", "50", "--n0", "10",
-            "--skip", "20", "--device", "cpu"]
+    return out, ["reproduce", "mnist", "--out", str(out), "--configs", str(tmp_path / "configs"), "--data-dir",
+                 str(tmp_path / "mnist"), "--methods", "gaussian", "--sigmas", "0.5", "--n", "50", "--n0", "10",
+                 "--skip", "20", "--device", "cpu", *extra]
+
+
+def test_reproduce_trains_certifies_and_tabulates(tmp_path: Path, capsys) -> None:
+    out, argv = _tiny_gaussian(tmp_path)
     assert main(argv) == 0
     table = (out / "table.md").read_text()
     _row(table, "gaussian", "0.5", "2", "ours")  # images 0 and 20 of 40
@@ -31,6 +38,36 @@ def test_reproduce_trains_certifies_and_tabulates(tmp_path: Path, capsys) -> Non
     capsys.readouterr()
     assert main(argv) == 0  # a rerun resumes everything and rewrites the same table
     assert (out / "table.md").read_text() == table
+
+
+def test_sequential_mode_certifies_the_reachable_table_radii(tmp_path: Path, capsys) -> None:
+    out, argv = _tiny_gaussian(tmp_path, "--mode", "sequential")
+    assert main(argv) == 0
+    manifest = json.loads((out / "gaussian_0.5.tsv.json").read_text())
+    # 50 samples at alpha 0.001 reach 0.5 * Phi^-1(0.001 ** (1/50)) = 0.566 at sigma 0.5
+    assert manifest["mode"] == "sequential" and manifest["radii"] == [0.25, 0.5] and manifest["n"] == 50
+    ours = _row((out / "table.md").read_text(), "gaussian", "0.5", "2", "ours")[4:]
+    assert ours[1] != "—" and ours[2] != "—" and ours[3:] == ["—"] * 7  # only the targets (and r = 0) are shown
+    assert "Certification (sequential)" in capsys.readouterr().out
+
+
+def test_target_radii_stop_where_n_samples_stop() -> None:
+    assert target_radii(100_000, 0.25) == [0.25, 0.5, 0.75]  # 3.81 sigma = 0.95
+    assert target_radii(100_000, 0.5) == [0.25, 0.5, 0.75, 1.0, 1.25, 1.5, 1.75]  # 1.91
+    assert target_radii(100_000, 1.0) == [0.25 * i for i in range(1, 9)]  # the table stops at 2.0
+    assert target_radii(10, 0.25) == []  # 0.001 ** (1/10) = 0.50: radius 0.0004
+
+
+def test_sequential_mode_without_a_reachable_radius_is_a_user_error(tmp_path: Path, capsys) -> None:
+    recipes = tmp_path / "configs" / "mnist"
+    recipes.mkdir(parents=True)
+    (recipes / "gaussian_0.25.yaml").write_text("dataset: mnist\narch: lenet\nmethod: gaussian\nsigma: 0.25\n")
+    status = main(["reproduce", "mnist", "--out", str(tmp_path / "r"), "--configs", str(tmp_path / "configs"),
+                   "--methods", "gaussian", "--sigmas", "0.25",
+                   "--n", "10", "--mode", "sequential", "--device", "cpu"])
+    assert status == 2
+    assert "no radius of the table can be certified" in capsys.readouterr().err
+    assert not (tmp_path / "r").exists()  # refused before training
 
 
 def test_missing_recipe_is_a_user_error(tmp_path: Path, capsys) -> None:
