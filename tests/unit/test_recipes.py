@@ -67,6 +67,13 @@ def test_the_papers_numbers() -> None:
     mnist = resolve_config(CONFIGS / "mnist/gaussian_0.25.yaml")
     assert (mnist["lr"], mnist["batch_size"], mnist["epochs"], mnist["lr_step"], mnist["normalize"]) == (
         0.01, 256, 90, 30, False)
+    batches = {name: resolve_config(CONFIGS / f"{name}.yaml")["batch_size"] for name in (
+        "mnist/consistency_0.5", "mnist/smoothadv_0.5", "mnist/consistency_smoothadv_1.0", "mnist/stability_0.5",
+        "mnist/macer_0.5", "cifar10/smoothadv_0.5", "imagenet/smoothadv_0.5", "imagenet/consistency_1.0")}
+    assert batches == {  # 256 / m where the original code steps on m chunks of each batch (_chunk_minibatch)
+        "mnist/consistency_0.5": 128, "mnist/smoothadv_0.5": 64, "mnist/consistency_smoothadv_1.0": 64,
+        "mnist/stability_0.5": 256, "mnist/macer_0.5": 256, "cifar10/smoothadv_0.5": 128,
+        "imagenet/smoothadv_0.5": 256, "imagenet/consistency_1.0": 128}
     cifar = resolve_config(CONFIGS / "cifar10/gaussian_0.5.yaml")
     assert (cifar["arch"], cifar["lr"], cifar["epochs"], cifar["lr_step"]) == ("cifar_resnet110", 0.1, 90, 30)
 
