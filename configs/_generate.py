@@ -26,6 +26,10 @@ Sources (the numbers below cite them per dataset and method):
   0.25, 0.5) and 4 (sigma 1.0); ImageNet k=2, lambda=3. Trained here with the [jeong] schedule, as in
   Jeong & Shin's comparison, not MACER's own 440 epochs at lr 0.01.
 * [issue7] the MNIST protocol of this project (issue 7), following [jeong]'s EXPERIMENTS.MD.
+
+lr_delay 1: [jeong]'s train_*.py call ``scheduler.step(epoch)`` after each epoch, so every decay comes one
+epoch late (MNIST: 31 epochs at 0.01, 30 at 0.001, 29 at 0.0001); [cohen]'s train.py steps before the epoch
+(lr_delay 0).
 """
 
 from __future__ import annotations
@@ -43,10 +47,12 @@ EPS_512 = 2.0  # "--epsilon 512"
 
 BASE = {"optimizer": "sgd", "momentum": 0.9, "weight_decay": 1e-4, "lr_gamma": 0.1, "seed": 0}
 SCHEDULES = {  # dataset -> method -> (config values, source)
-    "mnist": {m: ({"arch": "lenet", "epochs": 90, "batch_size": 256, "lr": 0.01, "lr_step": 30, "normalize": False},
-                  "[issue7], [jeong] A.1") for m in METHODS},
+    "mnist": {m: ({"arch": "lenet", "epochs": 90, "batch_size": 256, "lr": 0.01, "lr_step": 30, "lr_delay": 1,
+                   "normalize": False}, "[issue7], [jeong] A.1 and train_*.py (decays one epoch late)") for m in METHODS},
     "cifar10": {m: ({"arch": "cifar_resnet110", "epochs": 150, "batch_size": 256, "lr": 0.1, "lr_step": 50,
-                     "normalize": True}, "[jeong] A.1 (150 epochs, lr x0.1 at 50 and 100)") for m in METHODS},
+                     "lr_delay": 1, "normalize": True},
+                    "[jeong] A.1 (150 epochs, lr x0.1 at 50 and 100) and train_*.py (decays one epoch late)")
+                for m in METHODS},
     "imagenet": {m: ({"arch": "resnet50", "epochs": 90, "batch_size": 256, "lr": 0.1, "lr_step": 30,
                       "normalize": True, "eval_noise": False}, "[cohen] train.py defaults") for m in METHODS},
 }
@@ -57,7 +63,8 @@ SCHEDULES = {  # dataset -> method -> (config values, source)
 # but for the epoch's last, partial batch). Gaussian, stability and MACER (all draws of a full batch in one
 # step) are not chunked.
 CHUNKED = ("smoothadv", "consistency", "consistency_smoothadv")
-SCHEDULES["cifar10"]["gaussian"] = ({**SCHEDULES["cifar10"]["gaussian"][0], "epochs": 90, "lr_step": 30},
+SCHEDULES["cifar10"]["gaussian"] = ({**SCHEDULES["cifar10"]["gaussian"][0], "epochs": 90, "lr_step": 30,
+                                     "lr_delay": 0},
                                     "[cohen] train.py defaults (90 epochs, lr x0.1 every 30)")
 
 

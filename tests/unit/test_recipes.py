@@ -67,6 +67,12 @@ def test_the_papers_numbers() -> None:
     mnist = resolve_config(CONFIGS / "mnist/gaussian_0.25.yaml")
     assert (mnist["lr"], mnist["batch_size"], mnist["epochs"], mnist["lr_step"], mnist["normalize"]) == (
         0.01, 256, 90, 30, False)
+    delays = {name: resolve_config(CONFIGS / f"{name}.yaml")["lr_delay"] for name in (
+        "mnist/gaussian_0.25", "mnist/macer_1.0", "cifar10/consistency_0.5", "cifar10/gaussian_0.5",
+        "imagenet/consistency_0.5")}
+    assert delays == {  # 1 where a recipe follows [jeong]'s schedule (their scripts step the scheduler late)
+        "mnist/gaussian_0.25": 1, "mnist/macer_1.0": 1, "cifar10/consistency_0.5": 1, "cifar10/gaussian_0.5": 0,
+        "imagenet/consistency_0.5": 0}
     batches = {name: resolve_config(CONFIGS / f"{name}.yaml")["batch_size"] for name in (
         "mnist/consistency_0.5", "mnist/smoothadv_0.5", "mnist/consistency_smoothadv_1.0", "mnist/stability_0.5",
         "mnist/macer_0.5", "cifar10/smoothadv_0.5", "imagenet/smoothadv_0.5", "imagenet/consistency_1.0")}

@@ -29,6 +29,7 @@ DEFAULTS: dict[str, Any] = {
     "weight_decay": 1e-4,
     "lr_step": 30,  # multiply the lr by lr_gamma every lr_step epochs
     "lr_gamma": 0.1,
+    "lr_delay": 0,  # every decay this many epochs late (1: the original scripts' scheduler.step(epoch) after an epoch)
     "normalize": True,  # False: NormalizeLayer with mean 0, std 1 (inputs used as they are)
     "seed": 0,
     "data_dir": None,
@@ -114,6 +115,7 @@ def validate(config: Mapping[str, Any]) -> None:
         "weight_decay": lambda v: isinstance(v, (int, float)) and v >= 0,
         "lr_step": lambda v: isinstance(v, int) and v >= 1,
         "lr_gamma": lambda v: isinstance(v, (int, float)) and 0 < v <= 1,
+        "lr_delay": lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 0,
         "seed": lambda v: isinstance(v, int) and v >= 0,
         "optimizer": lambda v: v in ("sgd", "adam"),
         "normalize": lambda v: isinstance(v, bool),

@@ -44,13 +44,23 @@ def resolve_device(name: str) -> torch.device:
 
 
 def build_optimizer(config: dict[str, Any], model: nn.Module) -> tuple[torch.optim.Optimizer, Any]:
-    """SGD with momentum or Adam, and a step schedule (×lr_gamma every lr_step epochs)."""
+    """SGD with momentum or Adam, and a step schedule: epoch e (from 0) trains at
+    ``lr * lr_gamma ** (max(e - lr_delay, 0) // lr_step)``.
+
+    ``lr_delay = 0`` is the usual ``StepLR``. ``lr_delay = 1`` is the schedule of the
+    scripts that call ``scheduler.step(epoch)`` *after* each epoch (Jeong & Shin's
+    ``train_*.py``): every decay comes one epoch late, e.g. 31 epochs at lr, then 30
+    at lr/10 and 29 at lr/100 in 90 epochs with lr_step 30.
+    """
     params = model.parameters()
     if config["optimizer"] == "adam":
         opt: torch.optim.Optimizer = torch.optim.Adam(params, lr=config["lr"], weight_decay=config["weight_decay"])
     else:
         opt = torch.optim.SGD(params, lr=config["lr"], momentum=config["momentum"], weight_decay=config["weight_decay"])
-    return opt, torch.optim.lr_scheduler.StepLR(opt, step_size=config["lr_step"], gamma=config["lr_gamma"])
+    step, gamma, delay = config["lr_step"], config["lr_gamma"], config.get("lr_delay", 0)
+    if delay == 0:  # StepLR itself, so that runs and checkpoints from before lr_delay existed resume unchanged
+        return opt, torch.optim.lr_scheduler.StepLR(opt, step_size=step, gamma=gamma)
+    return opt, torch.optim.lr_scheduler.LambdaLR(opt, lambda epoch: gamma ** (max(epoch - delay, 0) // step))
 
 
 def build_model(config: dict[str, Any], data: TensorData) -> nn.Module:
