@@ -24,6 +24,7 @@ from smoothcert.data import TensorData, create_dataset
 from smoothcert.data.batches import BatchLoader
 from smoothcert.engine import distributed
 from smoothcert.engine.checkpoint import CHECKPOINT_NAME, load_checkpoint, save_checkpoint
+from smoothcert.engine.config import DEFAULTS
 from smoothcert.engine.progress import progress
 from smoothcert.errors import UserError
 from smoothcert.methods import TrainingMethod, create_method
@@ -41,6 +42,21 @@ def resolve_device(name: str) -> torch.device:
         return torch.device(name)
     except RuntimeError:
         raise UserError(f"unknown device {name!r}; use auto, cpu, cuda or cuda:K") from None
+
+
+RESUME_FREE = ("device", "data_dir", "epochs", "eval_noise")  # may differ on --resume (epochs: train longer)
+
+
+def changed_settings(trained: dict[str, Any], config: dict[str, Any]) -> str:
+    """``key: old -> new`` for each training setting ``config`` changes; empty when none.
+
+    A run resumes only under the settings it was trained with, so that its
+    checkpoint and ``config.yaml`` describe one training. Keys missing from an
+    older checkpoint's config count as their defaults.
+    """
+    before = {**DEFAULTS, **trained}
+    return ", ".join(f"{key}: {before.get(key)!r} -> {config[key]!r}" for key in sorted(config)
+                     if key not in RESUME_FREE and before.get(key) != config[key])
 
 
 def build_optimizer(config: dict[str, Any], model: nn.Module) -> tuple[torch.optim.Optimizer, Any]:
@@ -138,6 +154,10 @@ def train(config: dict[str, Any], out_dir: str | Path, resume: bool = False, qui
         if trained != (config["method"], config["arch"], config["dataset"]):
             raise UserError(f"{ckpt_file} was trained with method, arch, dataset = {', '.join(map(str, trained))}; "
                             "resume with those, or choose another --out")
+        changed = changed_settings(state.get("config", {}), config)
+        if changed:
+            raise UserError(f"{ckpt_file} was trained with other settings ({changed}); resume with the same "
+                            "settings, or choose another --out")
     if (out / LOG_NAME).exists() and not resume:
         raise UserError(f"{out / LOG_NAME} exists but {ckpt_file.name} does not (a run stopped in its first epoch?); "
                         "pass --resume to start it again, or choose another --out")
