@@ -73,7 +73,7 @@ def build_optimizer(config: dict[str, Any], model: nn.Module) -> tuple[torch.opt
         opt: torch.optim.Optimizer = torch.optim.Adam(params, lr=config["lr"], weight_decay=config["weight_decay"])
     else:
         opt = torch.optim.SGD(params, lr=config["lr"], momentum=config["momentum"], weight_decay=config["weight_decay"])
-    step, gamma, delay = config["lr_step"], config["lr_gamma"], config.get("lr_delay", 0)
+    step, gamma, delay = config["lr_step"], config["lr_gamma"], config["lr_delay"]
     if delay == 0:  # StepLR itself, so that runs and checkpoints from before lr_delay existed resume unchanged
         return opt, torch.optim.lr_scheduler.StepLR(opt, step_size=step, gamma=gamma)
     return opt, torch.optim.lr_scheduler.LambdaLR(opt, lambda epoch: gamma ** (max(epoch - delay, 0) // step))
