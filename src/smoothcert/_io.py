@@ -19,7 +19,8 @@ def atomic_write(path: str | Path, write: Callable[[IO[bytes]], None]) -> None:
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=f"{path.suffix}.tmp", dir=path.parent)
+    prefix, suffix = _temporary_affixes(path)
+    fd, tmp = tempfile.mkstemp(prefix=prefix, suffix=suffix, dir=path.parent)
     try:
         os.fchmod(fd, _mode_for(path))
         with os.fdopen(fd, "wb") as fh:
@@ -44,10 +45,16 @@ def remove_leftover_temporaries(path: str | Path) -> list[Path]:
     path = Path(path)
     if not path.parent.is_dir():
         return []
-    leftovers = sorted(path.parent.glob(f".{glob.escape(path.stem)}.*{glob.escape(path.suffix)}.tmp"))
+    prefix, suffix = _temporary_affixes(path)
+    leftovers = sorted(path.parent.glob(f"{glob.escape(prefix)}*{glob.escape(suffix)}"))
     for leftover in leftovers:
         leftover.unlink(missing_ok=True)
     return leftovers
+
+
+def _temporary_affixes(path: Path) -> tuple[str, str]:
+    """How :func:`atomic_write` names the temporary for ``path``: ``.STEM.`` + random + ``SUFFIX.tmp``."""
+    return f".{path.stem}.", f"{path.suffix}.tmp"
 
 
 def atomic_write_text(path: str | Path, text: str) -> None:
