@@ -98,13 +98,9 @@ def run(args: argparse.Namespace) -> int:
                               "count": c.count, "n": c.n} for idx, c in zip(todo, certs))
 
     ctx = distributed.init(device)
-    finished = False
-    try:
+    with distributed.leaving_group_after():
         out = run_sharded(ctx, args.out, manifest, columns, indices, compute, stream, desc="certify",
                           quiet=args.quiet)
-        finished = True
-    finally:
-        distributed.shutdown(wait=finished)
     if ctx.is_main:
         print(f"wrote {out}", file=sys.stderr)
     return 0

@@ -37,12 +37,8 @@ def run(args: argparse.Namespace) -> int:
         "seed": args.seed, "device": args.device, "data_dir": args.data_dir,
     }
     config = resolve_config(args.config, flags, args.overrides)
-    finished = False
-    try:
+    with distributed.leaving_group_after():  # under torchrun (docs/distributed.md); a no-op otherwise
         path = train(config, args.out, resume=args.resume, quiet=args.quiet)
-        finished = True
-    finally:
-        distributed.shutdown(wait=finished)  # under torchrun (docs/distributed.md); a no-op otherwise
     if distributed.from_env().is_main:
         print(f"wrote {path}", file=sys.stderr)
     return 0

@@ -24,6 +24,8 @@ from __future__ import annotations
 
 import gc
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -99,6 +101,17 @@ def shutdown(*, wait: bool = False) -> None:
             dist.barrier()
         dist.destroy_process_group()
         gc.collect()
+
+
+@contextmanager
+def leaving_group_after() -> Iterator[None]:
+    """Run the block, then :func:`shutdown`: with ``wait`` if it finished, without if it raised."""
+    finished = False
+    try:
+        yield
+        finished = True
+    finally:
+        shutdown(wait=finished)
 
 
 def barrier(ctx: Context) -> None:
