@@ -117,7 +117,13 @@ def test_table_only_compares_with_published_runs_on_our_images(tmp_path: Path, c
     # radii 0, 0.25, ..., 2.0, then ACR
     assert ours[4:] == ["100.0", "100.0", "100.0", "50.0", "50.0", "0.0", "0.0", "0.0", "0.0", "0.750"]
     assert theirs[4:] == ["75.0", "75.0", "75.0", "50.0", "50.0", "25.0", "25.0", "25.0", "25.0", "0.875"]
-    assert diff[4:] == ["+25.0", "+25.0", "+25.0", "+0.0", "+0.0", "-25.0", "-25.0", "-25.0", "-25.0", "-0.125"]
+    # with the paired standard error: per image (idx 0, 20) ours minus the runs' mean, e.g. r = 0: (0, 50),
+    # se = sd / sqrt(2) = 25; ACR: (1.0 - 1.5, 0.5 - 0.25) = (-0.5, 0.25), se 0.375
+    assert diff[4:] == ["+25.0 ± 25.0", "+25.0 ± 25.0", "+25.0 ± 25.0", "+0.0 ± 0.0", "+0.0 ± 0.0",
+                        "-25.0 ± 25.0", "-25.0 ± 25.0", "-25.0 ± 25.0", "-25.0 ± 25.0", "-0.125 ± 0.375"]
+    # run 1 certifies idx 0 only, at 2.0 (50 everywhere, ACR 1.0); run 2: 100 to r = 0.5, 50 to 1.0, then 0 (ACR 0.75)
+    spread = _row(table, "gaussian", "0.5", "2", "spread of the published runs (max − min)")
+    assert spread[4:] == ["50.0", "50.0", "50.0", "0.0", "0.0", "50.0", "50.0", "50.0", "50.0", "0.250"]
     capsys.readouterr()
 
 

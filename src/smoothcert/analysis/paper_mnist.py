@@ -3,7 +3,8 @@
 Tabulates every ``<method>_<sigma>.tsv`` in a directory: certified accuracy at
 r = 0, 0.25, ..., 2.0 and ACR, beside the published values for the paper's 500
 test images, and (:func:`same_images_table`) beside the authors' per-image runs
-restricted to our images. A sequential-certification TSV (its manifest says
+restricted to our images, with the standard error of each paired difference and
+the spread of the authors' runs. A sequential-certification TSV (its manifest says
 ``"mode": "sequential"``) is exact only at its target radii: its other columns
 and its ACR are shown as "—".
 """
@@ -14,7 +15,13 @@ import json
 from pathlib import Path
 
 from smoothcert.analysis.results import load_results
-from smoothcert.analysis.same_images import accuracy_and_acr, load_published, same_images_rows
+from smoothcert.analysis.same_images import (
+    accuracy_and_acr,
+    load_published,
+    paired_standard_errors,
+    published_spread,
+    same_images_rows,
+)
 
 # ACR published for the 500 MNIST test images (mean of the authors' runs), sigma 0.25 / 0.5 / 1.0.
 PUBLISHED_ACR: dict[str, dict[float, float]] = {
@@ -68,6 +75,14 @@ def _cells(values: list[float], known: list[bool], signed: bool) -> list[str]:
     return cells + [f"{round(values[-1], 3) + 0.0:{sign}.3f}" if known[-1] else "—"]
 
 
+def _cells_with_errors(values: list[float], errors: list[float], known: list[bool]) -> list[str]:
+    """Signed :func:`_cells` with " ± error" appended wherever the error is a number."""
+    cells = _cells(values, known, True)
+    digits = [1] * (len(values) - 1) + [3]
+    return [c if c == "—" or e != e else f"{c} ± {round(e, d) + 0.0:.{d}f}"  # e != e: NaN
+            for c, e, d in zip(cells, errors, digits)]
+
+
 def _row(method: str, sigma: float, images: int, source: str, cells: list[str]) -> str:
     return "| " + " | ".join([method, f"{sigma:g}", str(images), source, *cells]) + " |"
 
@@ -115,6 +130,9 @@ def comparison_table(out: Path) -> str:
 def same_images_table(out: Path, published: Path) -> str:
     """Markdown: ours, the published runs' mean on the same images, and the difference, per setting.
 
+    Each difference carries its paired standard error (:func:`paired_standard_errors`);
+    a setting with several published runs gets a row of their spread (:func:`published_spread`).
+
     ``published`` holds ``<method>_<sigma>/`` folders of the authors' per-image TSVs, one file per run.
     """
     lines = _header(["On the same images as ours (the published runs restricted to our images; certified "
@@ -128,5 +146,13 @@ def same_images_table(out: Path, published: Path) -> str:
         source = f"published (mean of {len(runs)} run{'s' if len(runs) > 1 else ''})"
         lines.append(_row(method, sigma, len(res), "ours", _cells(ours, known, False)))
         lines.append(_row(method, sigma, len(res), source, _cells(theirs, [True] * len(known), False)))
-        lines.append(_row(method, sigma, len(res), "difference", _cells(diff, known, True)))
+        errors = paired_standard_errors(res, runs, RADII)
+        lines.append(_row(method, sigma, len(res), "difference", _cells_with_errors(diff, errors, known)))
+        if len(runs) > 1:
+            spread = published_spread(res, runs, RADII)
+            lines.append(_row(method, sigma, len(res), "spread of the published runs (max − min)",
+                              _cells(spread, [True] * len(known), False)))
+    lines += ["", "± is the standard error of the difference paired image by image (our value minus the "
+              "published runs' mean on the same image): it counts the choice of images and certification "
+              "noise, not training-to-training variation, whose scale the spread of the published runs shows."]
     return "\n".join(lines)

@@ -5,7 +5,9 @@ subset's ACR can differ from the full set's by more than any effect under study
 (MNIST's hard test images are not spread evenly). When the authors published
 their per-image TSVs, the fair comparison restricts them to *our* images.
 :func:`restrict` does that, and :func:`same_images_rows` gives ours beside
-the mean of the published runs on the same images.
+the mean of the published runs on the same images, with the standard error of
+the paired per-image difference (:func:`paired_standard_errors`) and the spread
+of the published runs (:func:`published_spread`).
 """
 
 from __future__ import annotations
@@ -63,3 +65,40 @@ def same_images_rows(ours: Results, published: Sequence[Results], radii: Sequenc
     mine = accuracy_and_acr(ours, radii)
     theirs = np.mean([accuracy_and_acr(restrict(run, ours.idx), radii) for run in published], axis=0).tolist()
     return [mine, theirs, [a - b for a, b in zip(mine, theirs)]]
+
+
+def _per_image(res: Results, radii: Sequence[float]) -> np.ndarray:
+    """Shape (len(radii) + 1, images): 100 * certified-at-r indicators, then the radius counted in the ACR."""
+    correct = res.correct == 1
+    hits = [100.0 * (correct & (res.radius >= float(r))) for r in radii]
+    return np.array([*hits, res.radius * correct], dtype=np.float64)
+
+
+def paired_standard_errors(ours: Results, published: Sequence[Results], radii: Sequence[float]) -> list[float]:
+    """Standard error of each difference of :func:`same_images_rows`, paired image by image.
+
+    Per image, the difference is ours minus the mean of the published runs (the
+    indicator "correct and certified at r", in points, or the radius counted in
+    the ACR); the standard error is that difference's sample standard deviation
+    (ddof = 1) over sqrt(images). It measures how much the difference would move
+    with other test images and certification noise, *not* training-to-training
+    variation (see :func:`published_spread` for that). NaN with fewer than two images.
+    """
+    if len(ours) < 2:
+        return [float("nan")] * (len(radii) + 1)
+    theirs = np.mean([_per_image(restrict(run, ours.idx), radii) for run in published], axis=0)
+    diff = _per_image(ours, radii) - theirs
+    return (diff.std(axis=1, ddof=1) / np.sqrt(len(ours))).tolist()
+
+
+def published_spread(ours: Results, published: Sequence[Results], radii: Sequence[float]) -> list[float]:
+    """Max minus min over the published runs of :func:`accuracy_and_acr` on our images.
+
+    How far apart the authors' training runs of one setting land on these
+    images: the scale of training-to-training variation a single run of ours
+    should be judged against. NaN with fewer than two runs.
+    """
+    if len(published) < 2:
+        return [float("nan")] * (len(radii) + 1)
+    values = np.array([accuracy_and_acr(restrict(run, ours.idx), radii) for run in published])
+    return (values.max(axis=0) - values.min(axis=0)).tolist()

@@ -130,9 +130,9 @@ def run(args: argparse.Namespace) -> int:
         table += "\n\n" + same_images_table(out, published)
     device_name = torch.cuda.get_device_name() if device.startswith("cuda") else platform.processor() or "cpu"
     timed = "; wall times in timings.json" if (out / "timings.json").is_file() else ""
-    footer = (f"\nEach run's images, mode, N0, N and alpha are in its manifest (<method>_<sigma>.tsv.json){timed}.\n"
+    footer = (f"\n\nEach run's images, mode, N0, N and alpha are in its manifest (<method>_<sigma>.tsv.json){timed}.\n"
               if args.table_only else
-              f"\nCertification ({args.mode}): every {args.skip}th test image (the first `images` of them: a run "
+              f"\n\nCertification ({args.mode}): every {args.skip}th test image (the first `images` of them: a run "
               f"certified with --max has fewer than 500), N0={args.n0}, N={args.n}"
               f"{' at most per image' if args.mode == 'sequential' else ''}, alpha={ALPHA}; "
               f"device: {device} ({device_name}); wall times in timings.json.\n")
