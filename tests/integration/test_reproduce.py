@@ -164,3 +164,29 @@ def test_a_sequential_run_is_shown_only_at_its_target_radii(tmp_path: Path, caps
     assert diff == ["+1.5", "—", "+4.8", "—", "+11.3", "—", "—", "—", "—", "—"]
     assert "—" not in "".join(_row(table, "gaussian", "0.5", "500", "published"))
     capsys.readouterr()
+
+
+def test_each_method_is_compared_with_gaussian_on_the_images_both_certified(tmp_path: Path, capsys) -> None:
+    """Ours: gaussian idx 0 r=0.5, idx 20 wrong; consistency idx 0 r=1.0, idx 20 r=0.5 (its idx 40, which
+    gaussian lacks, is left out: 2 images). Per image, consistency minus gaussian is (0, 100) at r = 0 ... 0.5,
+    (100, 0) at r = 0.75 and 1.0, (0, 0) beyond: +50 with se sd / sqrt 2 = 50, then 0; ACR (0.5, 0.5): se 0.
+    Published on idx 0 and 20: consistency (2.0, 0.5); gaussian runs (1.0, 0.5) and (abstain, 0.5), per image
+    (0.5, 1) certified to r = 1.0, then (0, 0): +25 to r = 1.0, +50 beyond; ACR (2.0 - 0.5, 0.5 - 0.5) -> +0.75."""
+    out, pub = tmp_path / "results", tmp_path / "published"
+    _tsv(out / "gaussian_0.5.tsv", [(0, 7, 0.5, 1), (20, 3, 0.0, 0)])
+    _tsv(out / "consistency_0.5.tsv", [(0, 7, 1.0, 1), (20, 7, 0.5, 1), (40, 7, 1.0, 1)])
+    _tsv(pub / "consistency_0.5" / "run", [(0, 7, 2.0, 1), (20, 7, 0.5, 1), (40, 7, 1.0, 1)], ours=False)
+    _tsv(pub / "gaussian_0.5" / "run1", [(0, 7, 1.0, 1), (20, 7, 0.5, 1)], ours=False)
+    _tsv(pub / "gaussian_0.5" / "run2", [(0, -1, 0.0, 0), (20, 7, 0.5, 1)], ours=False)
+    assert main(["reproduce", "mnist", "--out", str(out), "--table-only", "--published", str(pub)]) == 0
+    table = (out / "table.md").read_text()
+    ours = _row(table, "consistency − gaussian", "0.5", "2", "ours")[4:]
+    assert ours == ["+50.0 ± 50.0"] * 5 + ["+0.0 ± 0.0"] * 4 + ["+0.500 ± 0.000"]
+    published = _row(table, "consistency − gaussian", "0.5", "2", "published")[4:]
+    assert published == ["+25.0"] * 5 + ["+50.0"] * 4 + ["+0.750"]
+    # without the authors' runs, a 2-image comparison has no published row (the built-in values are for 500)
+    assert main(["reproduce", "mnist", "--out", str(out), "--table-only"]) == 0
+    table = (out / "table.md").read_text()
+    _row(table, "consistency − gaussian", "0.5", "2", "ours")
+    assert "| consistency − gaussian | 0.5 | 2 | published |" not in table
+    capsys.readouterr()

@@ -4,7 +4,9 @@ Tabulates every ``<method>_<sigma>.tsv`` in a directory: certified accuracy at
 r = 0, 0.25, ..., 2.0 and ACR, beside the published values for the paper's 500
 test images, and (:func:`same_images_table`) beside the authors' per-image runs
 restricted to our images, with the standard error of each paired difference and
-the spread of the authors' runs. A sequential-certification TSV (its manifest says
+the spread of the authors' runs; and (:func:`ordering_table`) each method minus
+gaussian at the same sigma, ours beside the published, which is how the paper's
+ordering is checked. A sequential-certification TSV (its manifest says
 ``"mode": "sequential"``) is exact only at its target radii: its other columns
 and its ACR are shown as "—".
 """
@@ -14,10 +16,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
+
 from smoothcert.analysis.results import load_results
 from smoothcert.analysis.same_images import (
     accuracy_and_acr,
     load_published,
+    paired_difference,
     paired_standard_errors,
     published_spread,
     same_images_rows,
@@ -156,3 +161,51 @@ def same_images_table(out: Path, published: Path) -> str:
               "published runs' mean on the same image): it counts the choice of images and certification "
               "noise, not training-to-training variation, whose scale the spread of the published runs shows."]
     return "\n".join(lines)
+
+
+def _published_difference(method: str, sigma: float, idx: np.ndarray, published: Path | None) -> list[float] | None:
+    """The published runs' ``method`` minus gaussian on the images ``idx``, or None when unknown.
+
+    From the authors' per-image runs when ``published`` has both settings; else,
+    when ``idx`` is all 500 paper images, from the built-in published means.
+    """
+    dirs = [published / f"{m}_{sigma:g}" for m in (method, "gaussian")] if published is not None else []
+    if dirs and all(d.is_dir() for d in dirs):
+        return paired_difference(load_published(dirs[0]), load_published(dirs[1]), idx, RADII)[0]
+    if len(idx) == PAPER_IMAGES and sigma in PUBLISHED_ACR[method]:
+        values = [[*PUBLISHED_ACCURACY[m][sigma], PUBLISHED_ACR[m][sigma]] for m in (method, "gaussian")]
+        return [a - b for a, b in zip(*values)]
+    return None
+
+
+def ordering_table(out: Path, published: Path | None = None) -> str:
+    """Markdown: each method minus gaussian at the same sigma, on the images both runs certified.
+
+    Ours carries the paired standard error (:func:`paired_difference`); the
+    published row is the same difference of the authors' runs on the same
+    images (``published`` as in :func:`same_images_table`), or of the built-in
+    500-image values. Empty when no sigma has gaussian and another method.
+    """
+    settings = _settings(out)
+    base = {sigma: tsv for method, sigma, tsv in settings if method == "gaussian"}
+    lines = _header(["Each method minus gaussian at the same sigma, on the images both were certified on "
+                     "(points; the published ordering has gaussian below the others):", ""])
+    rows = 0
+    for method, sigma, tsv in settings:
+        if method == "gaussian" or sigma not in base:
+            continue
+        res, gauss = load_results(tsv), load_results(base[sigma])
+        idx = res.idx[np.isin(res.idx, gauss.idx)]
+        if len(idx) == 0:
+            continue
+        known = [a and b for a, b in zip(_known(tsv), _known(base[sigma]))]
+        mean, errors = paired_difference([res], [gauss], idx, RADII)
+        name = f"{method} − gaussian"
+        lines.append(_row(name, sigma, len(idx), "ours", _cells_with_errors(mean, errors, known)))
+        theirs = _published_difference(method, sigma, idx, published)
+        if theirs is not None:
+            lines.append(_row(name, sigma, len(idx), "published", _cells(theirs, [True] * len(known), True)))
+        rows += 1
+    lines += ["", "± is the standard error of the per-image difference between the two runs (the choice of "
+              "images and certification noise; not training-to-training variation)."]
+    return "\n".join(lines) if rows else ""

@@ -74,21 +74,35 @@ def _per_image(res: Results, radii: Sequence[float]) -> np.ndarray:
     return np.array([*hits, res.radius * correct], dtype=np.float64)
 
 
-def paired_standard_errors(ours: Results, published: Sequence[Results], radii: Sequence[float]) -> list[float]:
-    """Standard error of each difference of :func:`same_images_rows`, paired image by image.
+def paired_difference(first: Sequence[Results], second: Sequence[Results], idx: Sequence[int] | np.ndarray,
+                      radii: Sequence[float]) -> tuple[list[float], list[float]]:
+    """Mean and standard error of first minus second on the images ``idx``, paired image by image.
 
-    Per image, the difference is ours minus the mean of the published runs (the
-    indicator "correct and certified at r", in points, or the radius counted in
-    the ACR); the standard error is that difference's sample standard deviation
-    (ddof = 1) over sqrt(images). It measures how much the difference would move
-    with other test images and certification noise, *not* training-to-training
-    variation (see :func:`published_spread` for that). NaN with fewer than two images.
+    Each side is one run or several (a setting's runs, averaged per image). Per
+    image, the difference is of the indicator "correct and certified at r" (in
+    points) at each of ``radii``, then of the radius counted in the ACR; its mean
+    over the images equals the difference of :func:`accuracy_and_acr` (averaging
+    is linear), and the standard error is its sample standard deviation (ddof = 1)
+    over sqrt(images). The error measures how much the difference would move with
+    other test images and certification noise, *not* training-to-training
+    variation (:func:`published_spread` shows that scale). Errors are NaN with
+    fewer than two images.
+
+    Raises:
+        UserError: a run lacks one of ``idx`` (see :func:`restrict`).
     """
-    if len(ours) < 2:
-        return [float("nan")] * (len(radii) + 1)
-    theirs = np.mean([_per_image(restrict(run, ours.idx), radii) for run in published], axis=0)
-    diff = _per_image(ours, radii) - theirs
-    return (diff.std(axis=1, ddof=1) / np.sqrt(len(ours))).tolist()
+    def per_image(runs: Sequence[Results]) -> np.ndarray:
+        return np.mean([_per_image(restrict(run, idx), radii) for run in runs], axis=0)
+
+    diff = per_image(first) - per_image(second)
+    if diff.shape[1] < 2:
+        return diff.mean(axis=1).tolist(), [float("nan")] * len(diff)
+    return diff.mean(axis=1).tolist(), (diff.std(axis=1, ddof=1) / np.sqrt(diff.shape[1])).tolist()
+
+
+def paired_standard_errors(ours: Results, published: Sequence[Results], radii: Sequence[float]) -> list[float]:
+    """Standard error of each difference of :func:`same_images_rows` (:func:`paired_difference` on our images)."""
+    return paired_difference([ours], published, ours.idx, radii)[1]
 
 
 def published_spread(ours: Results, published: Sequence[Results], radii: Sequence[float]) -> list[float]:

@@ -28,7 +28,13 @@ from pathlib import Path
 import torch
 
 from smoothcert._io import atomic_write_text
-from smoothcert.analysis.paper_mnist import PUBLISHED_ACR, RADII, comparison_table, same_images_table
+from smoothcert.analysis.paper_mnist import (
+    PUBLISHED_ACR,
+    RADII,
+    comparison_table,
+    ordering_table,
+    same_images_table,
+)
 from smoothcert.cli._args import nonnegative_int, positive_float, positive_int
 from smoothcert.errors import UserError
 from smoothcert.stats import max_radius
@@ -128,6 +134,9 @@ def run(args: argparse.Namespace) -> int:
     table = comparison_table(out)
     if published is not None:
         table += "\n\n" + same_images_table(out, published)
+    ordering = ordering_table(out, published)
+    if ordering:
+        table += "\n\n" + ordering
     device_name = torch.cuda.get_device_name() if device.startswith("cuda") else platform.processor() or "cpu"
     timed = "; wall times in timings.json" if (out / "timings.json").is_file() else ""
     footer = (f"\n\nEach run's images, mode, N0, N and alpha are in its manifest (<method>_<sigma>.tsv.json){timed}.\n"
