@@ -41,6 +41,9 @@ from typing import Any
 import yaml
 
 SIGMAS = (0.25, 0.5, 1.0)
+# [jeong]'s stability baseline (train_stab.py) penalizes the cross-entropy of the noisy prediction against the
+# clean one, H(p_clean, q_noisy) = KL(p || q) + H(p), not the KL divergence that is the method's default.
+STAB_XENT = {"divergence": "xent"}
 METHODS = ("gaussian", "smoothadv", "consistency", "consistency_smoothadv", "macer", "stability")
 EPS_255 = 255 / 256  # SmoothAdv's "--epsilon 255"
 EPS_512 = 2.0  # "--epsilon 512"
@@ -91,7 +94,7 @@ def method_args(dataset: str, method: str, sigma: float) -> tuple[dict[str, Any]
             "consistency": (_consistency(2, 10.0 if sigma == 0.25 else 5.0), "[issue7]"),
             "consistency_smoothadv": ({**_consistency(4, 1.0), **_pgd(EPS_255, 10)}, "[issue7]"),
             "macer": (_macer(16.0 if low else 6.0, deferred=30), "[issue7], [jeong] EXPERIMENTS.MD (--deferred)"),
-            "stability": ({"lbd": 2.0}, "[issue7]"),
+            "stability": ({"lbd": 2.0, **STAB_XENT}, "[issue7], [jeong] train_stab.py"),
         }
     elif dataset == "cifar10":
         table = {
@@ -102,7 +105,7 @@ def method_args(dataset: str, method: str, sigma: float) -> tuple[dict[str, Any]
                 {**_consistency(4, 2.0), **_pgd(EPS_255, 10)} if sigma == 0.25
                 else {**_consistency(2, 1.0), **_pgd(EPS_512, 10)}, "[jeong] logs"),
             "macer": (_macer(12.0 if low else 4.0), "[macer]"),
-            "stability": ({"lbd": 2.0 if low else 1.0}, "[jeong] logs"),
+            "stability": ({"lbd": 2.0 if low else 1.0, **STAB_XENT}, "[jeong] logs and train_stab.py"),
         }
     else:
         eps = EPS_255 if low else EPS_512
@@ -112,7 +115,7 @@ def method_args(dataset: str, method: str, sigma: float) -> tuple[dict[str, Any]
             "consistency_smoothadv": ({**_consistency(2, 1.0), **_pgd(eps, 1)},
                                       "not in the papers: [jeong]'s CIFAR-10 lambda with [salman]'s ImageNet attack"),
             "macer": (_macer(3.0, num_noise=2), "[macer]"),
-            "stability": ({"lbd": 2.0 if low else 1.0}, "not in the papers: [jeong]'s CIFAR-10 values"),
+            "stability": ({"lbd": 2.0 if low else 1.0, **STAB_XENT}, "not in the papers: [jeong]'s CIFAR-10 values"),
         }
     return table[method]
 

@@ -84,6 +84,13 @@ def test_the_papers_numbers() -> None:
     assert (cifar["arch"], cifar["lr"], cifar["epochs"], cifar["lr_step"]) == ("cifar_resnet110", 0.1, 90, 30)
 
 
+def test_stability_recipes_use_the_baselines_cross_entropy() -> None:
+    """[jeong]'s train_stab.py penalizes H(p_clean, q_noisy), not KL(p || q) (the method's default divergence)."""
+    names = [n for n in RECIPES if n.split("/")[1].startswith("stability_")]
+    assert len(names) == 9
+    assert {n: resolve_config(CONFIGS / n)["method_args"]["divergence"] for n in names} == dict.fromkeys(names, "xent")
+
+
 @pytest.mark.parametrize("sigma", [0.25, 0.5])
 def test_digits_recipes_are_the_demo_settings(sigma: float) -> None:
     demo = resolve_config(None, {"dataset": "digits", "arch": "digits_cnn", "method": "gaussian", "sigma": sigma,
