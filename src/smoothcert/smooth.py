@@ -16,7 +16,36 @@ from smoothcert import stats
 
 
 class ModelOutputError(ValueError):
-    """The base model's output cannot be counted as votes (wrong shape, or NaN logits)."""
+    """The base model's output cannot be counted as votes (wrong shape, or non-finite logits)."""
+
+
+def check_logits(logits: torch.Tensor, rows: int, num_classes: int) -> torch.Tensor:
+    """Validate one forward pass's output; return, on the device, how many rows are not finite.
+
+    A base model must map a batch of ``rows`` inputs to logits of shape exactly
+    ``(rows, num_classes)``. Anything else is refused with :class:`ModelOutputError`
+    before a single vote is counted: a model that returned more rows than it was
+    given (a careless test-time-augmentation wrapper, say) would otherwise have
+    votes counted twice and could be certified at an input whose true p_A is
+    below 1/2. The shape check reads only metadata; the finiteness check (NaN,
+    +inf, -inf) is returned as a 0-dim count so that callers can sum it on the
+    device and synchronise once, then call :func:`raise_if_not_finite`.
+    """
+    if not isinstance(logits, torch.Tensor) or logits.dim() != 2 or tuple(logits.shape) != (rows, num_classes):
+        shape = tuple(logits.shape) if isinstance(logits, torch.Tensor) else type(logits).__name__
+        raise ModelOutputError(
+            f"base model returned logits of shape {shape} for a batch of {rows} inputs; "
+            f"expected ({rows}, {num_classes}): one row of {num_classes} logits per input"
+        )
+    return (~torch.isfinite(logits)).any(dim=1).sum()
+
+
+def raise_if_not_finite(bad_rows: int, total: int) -> None:
+    """Raise :class:`ModelOutputError` when ``bad_rows`` of ``total`` noisy inputs had NaN or infinite logits."""
+    if bad_rows > 0:
+        raise ModelOutputError(
+            f"base model returned non-finite logits (NaN or inf) for {bad_rows} of {total} noisy inputs"
+        )
 
 
 @dataclass(frozen=True)
@@ -127,15 +156,15 @@ class Smooth:
 
         Noise is drawn on ``x.device`` in ``x.dtype``, batches of at most
         ``batch_size``; votes are counted on the device, with one synchronisation
-        at the end. Raises :class:`ModelOutputError` (a ``ValueError``) if the
-        model's logits have the wrong width or contain NaN.
+        at the end. Raises :class:`ModelOutputError` (a ``ValueError``) unless every
+        forward pass returns logits of shape exactly (rows, num_classes), all finite.
         """
         _check_sampling(num, "num")
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
         self.base_model.eval()
         counts = torch.zeros(self.num_classes, dtype=torch.long, device=x.device)
-        nan_rows = torch.zeros((), dtype=torch.long, device=x.device)
+        bad_rows = torch.zeros((), dtype=torch.long, device=x.device)
         with torch.inference_mode():
             remaining = num
             while remaining > 0:
@@ -144,16 +173,11 @@ class Smooth:
                 batch = x.unsqueeze(0).expand(size, *x.shape)
                 noise = torch.randn(batch.shape, generator=generator, device=x.device, dtype=x.dtype)
                 logits = self.base_model(batch + noise * self.sigma)
-                if logits.dim() != 2 or logits.shape[1] != self.num_classes:
-                    raise ModelOutputError(
-                        f"base model returned logits of shape {tuple(logits.shape)}; "
-                        f"expected ({size}, {self.num_classes})"
-                    )
-                nan_rows += torch.isnan(logits).any(dim=1).sum()
-                counts += torch.bincount(logits.argmax(dim=1), minlength=self.num_classes)
-        result = torch.cat([counts, nan_rows.view(1)]).cpu()  # the one synchronisation
-        if int(result[-1]) > 0:
-            raise ModelOutputError(f"base model returned NaN logits for {int(result[-1])} of {num} noisy inputs")
+                bad_rows += check_logits(logits, size, self.num_classes)
+                votes = logits.argmax(dim=1)
+                counts.index_add_(0, votes, torch.ones_like(votes))  # no host sync (bincount has one on CUDA)
+        result = torch.cat([counts, bad_rows.view(1)]).cpu()  # the one synchronisation
+        raise_if_not_finite(int(result[-1]), num)
         return result[:-1]
 
 

@@ -82,28 +82,28 @@ def samples_needed(radius: float, sigma: float, alpha: float, p_a: float = 1.0) 
 
     Exactly: the smallest n such that observing the expected count ``k = p_a * n``
     (all n when ``p_a = 1``) gives ``clopper_pearson_lower >= Phi(radius / sigma)``.
-    With ``p_a = 1`` this is ``ceil(log(alpha) / log(Phi(radius / sigma)))``.
-    Raises ``ValueError`` when ``p_a <= Phi(radius / sigma)``: no n suffices.
+    With ``p_a = 1`` this is the closed form ``ceil(log(alpha) / log Phi(radius / sigma))``,
+    evaluated in log space (``log Phi(z)`` from the normal's log-survival function
+    when ``Phi(z)`` rounds to 1), so it answers at once for any ``radius / sigma``
+    (50 needs about 10^545 samples); for ``p_a < 1``, a bisection over n with
+    at most ~130 evaluations of the bound. Raises ``ValueError`` when
+    ``p_a <= Phi(radius / sigma)``: no n suffices.
 
     Example:
         >>> samples_needed(1.0, 0.5, 0.001)   # Phi(2) = 0.97725
         301
     """
     _check_alpha(alpha)
-    if sigma <= 0 or radius < 0:
-        raise ValueError("need sigma > 0 and radius >= 0")
-    target = float(norm.cdf(radius / sigma))
+    if not (sigma > 0 and math.isfinite(sigma)) or not (radius >= 0 and math.isfinite(radius)):
+        raise ValueError(f"need a finite sigma > 0 and radius >= 0, got sigma={sigma}, radius={radius}")
+    z = radius / sigma
+    if p_a >= 1.0:
+        return _samples_needed_unanimous(z, alpha)
+    target = float(norm.cdf(z))
     if p_a <= target:
         raise ValueError(
             f"p_A = {p_a} cannot certify radius {radius} at sigma {sigma}: it needs p_A > {target:.10g}"
         )
-    if p_a >= 1.0:
-        n = math.ceil(math.log(alpha) / math.log(target)) if target > 0.5 else 1
-        while n > 1 and alpha ** (1.0 / (n - 1)) >= target:  # guard against rounding
-            n -= 1
-        while alpha ** (1.0 / n) < target:
-            n += 1
-        return max(n, 1)
 
     def certifies(n: int) -> bool:
         k = p_a * n
@@ -112,8 +112,8 @@ def samples_needed(radius: float, sigma: float, alpha: float, p_a: float = 1.0) 
     hi = 1
     while not certifies(hi):
         hi *= 2
-        if hi > 2**62:
-            raise ValueError("no feasible n")
+        if hi > 2**64:
+            raise ValueError(f"p_A = {p_a} would need more than 2^64 samples to certify radius {radius}")
     lo = hi // 2
     while lo + 1 < hi:  # invariant: certifies(hi), not certifies(lo) (or lo == 0)
         mid = (lo + hi) // 2
@@ -122,6 +122,49 @@ def samples_needed(radius: float, sigma: float, alpha: float, p_a: float = 1.0) 
         else:
             lo = mid
     return hi
+
+
+def _samples_needed_unanimous(z: float, alpha: float) -> int:
+    """Smallest n with ``alpha ** (1/n) >= Phi(z)``, i.e. ``n >= log(alpha) / log Phi(z)`` (both negative).
+
+    ``-log Phi(z)`` is computed as ``-log1p(-Q(z))`` from the normal's survival
+    function Q, which keeps its relative precision where ``Phi(z)`` rounds to 1
+    (z above ~8.3), so the ratio never divides by a rounded zero; the result is
+    then corrected by comparison in log space. Where n would exceed 10^15 (z
+    above ~7.5 at alpha = 0.001) float64 holds no exact integers: the answer is
+    ``exp(log(-log alpha) - log Q(z))`` rounded up, exact to about 12 digits.
+    """
+    log_alpha = math.log(alpha)
+    log_sf = float(norm.logsf(z))
+    if log_sf < math.log(1e-12):  # -log Phi(z) = Q(z) (1 + Q(z)/2 + ...) = Q(z) to 1e-12 relative
+        log_ratio = math.log(-log_alpha) - log_sf
+        if log_ratio > math.log(1e15):
+            return _ceil_exp(log_ratio)
+    neg_log_cdf = -math.log1p(-float(norm.sf(z)))
+    n = max(1, math.ceil(-log_alpha / neg_log_cdf))
+
+    def ok(m: int) -> bool:
+        return log_alpha / m >= -neg_log_cdf
+
+    while n > 1 and ok(n - 1):
+        n -= 1
+    while not ok(n):
+        n += 1
+    return n
+
+
+def _ceil_exp(log_value: float) -> int:
+    """``ceil(exp(log_value))`` as a Python integer, for values too large for a float."""
+    from decimal import Decimal, getcontext
+
+    getcontext().prec = max(50, int(log_value / 2.3) + 20)
+    value = Decimal(log_value).exp()
+    return int(value.to_integral_value(rounding="ROUND_CEILING"))
+
+
+def normal_cdf(z: float) -> float:
+    """Phi(z), the standard normal CDF: the p_A a radius ``z * sigma`` needs."""
+    return float(norm.cdf(z))
 
 
 def binomial_pvalue(c1: int, c2: int) -> float:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import mpmath
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from scipy.stats import beta, binom, norm
@@ -82,6 +83,30 @@ def test_samples_needed_with_unanimity_is_minimal(ratio: float, sigma: float, al
     n = stats.samples_needed(radius, sigma, alpha)
     assert alpha ** (1.0 / n) >= target
     assert n == 1 or alpha ** (1.0 / (n - 1)) < target
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.floats(min_value=0.0, max_value=60.0), st.sampled_from([0.5, 0.1, 1e-3, 1e-6, 1e-12]))
+def test_samples_needed_answers_for_any_ratio_as_high_precision_arithmetic_does(ratio: float, alpha: float) -> None:
+    """The closed form against mpmath at 80 digits+: n* = log(alpha) / log Phi(z), the answer ceil(n*).
+
+    float64 cannot resolve Phi(z) from 1 beyond z ~ 8.3 (the old loop never ended from z ~ 7 on);
+    the answer must still come at once and agree with exact arithmetic: to the integer while n* is
+    below 10^15 and further from an integer than float64's relative rounding (1e-14 n* allows for
+    scipy's tail function), to 12 digits beyond.
+    """
+    n = stats.samples_needed(ratio * 0.25, 0.25, alpha)
+    with mpmath.workdps(int(ratio**2 / 4.6) + 80):
+        z = mpmath.mpf(ratio * 0.25) / mpmath.mpf(0.25)
+        log_phi = mpmath.log(1 - mpmath.erfc(z / mpmath.sqrt(2)) / 2)
+        exact = mpmath.log(alpha) / log_phi
+        if exact < 1e15:
+            fraction = exact - mpmath.floor(exact)
+            margin = exact * 1e-14 + 1e-9
+            assume(margin < fraction < 1 - margin or exact < 1)
+            assert n == max(1, int(mpmath.ceil(exact)))
+        else:
+            assert abs(mpmath.mpf(n) / exact - 1) < 1e-12
 
 
 @settings(max_examples=60, deadline=None)

@@ -47,6 +47,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from smoothcert.smooth import ModelOutputError
+
 
 @dataclass(frozen=True, kw_only=True)
 class SmoothAttack:
@@ -162,9 +164,18 @@ class SmoothAttack:
 
 
 def noisy_logits(model: nn.Module, x: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
-    """Logits of the base model on the m noisy copies: shape (B, m, K)."""
+    """Logits of the base model on the m noisy copies: shape (B, m, K).
+
+    Raises :class:`~smoothcert.smooth.ModelOutputError` unless the model returns
+    exactly one row per noisy copy (a model that returned more would be viewed
+    as a wider, wrong set of logits).
+    """
     batch, copies = noise.shape[:2]
     logits = model((x.unsqueeze(1) + noise).flatten(0, 1))
+    if not isinstance(logits, torch.Tensor) or logits.dim() != 2 or logits.shape[0] != batch * copies:
+        shape = tuple(logits.shape) if isinstance(logits, torch.Tensor) else type(logits).__name__
+        raise ModelOutputError(f"base model returned logits of shape {shape} for a batch of {batch * copies} "
+                               "inputs; expected one row of logits per input")
     return logits.view(batch, copies, -1)
 
 

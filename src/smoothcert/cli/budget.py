@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from decimal import Decimal
 
 from smoothcert import stats
 from smoothcert.cli._args import nonnegative_float, positive_float, positive_int, probability, unit_interval
@@ -34,12 +35,7 @@ def run(args: argparse.Namespace) -> int:
     print(f"N={args.n}  alpha={args.alpha}  sigma={args.sigma}")
     print(f"largest certifiable radius (all N samples agree): {best:.4f}")
     for radius in args.radius:
-        try:
-            need = stats.samples_needed(radius, args.sigma, args.alpha, args.p_a)
-        except ValueError as exc:
-            raise UserError(str(exc)) from None
-        verdict = "within" if need <= args.n else "beyond"
-        print(f"radius {radius:g} with p_A={args.p_a:g}: needs N >= {need} ({verdict} N={args.n})")
+        print(budget_row(radius, args.sigma, args.alpha, args.p_a, args.n))
     warn_futile(args.n, args.alpha, args.sigma, args.radius)
     if args.plot:
         from smoothcert.analysis.budget_plot import plot_budget
@@ -47,3 +43,16 @@ def run(args: argparse.Namespace) -> int:
         plot_budget(args.plot, args.n, args.sigma, args.alphas or [args.alpha], args.radius)
         print(f"wrote {args.plot}", file=sys.stderr)
     return 0
+
+
+def budget_row(radius: float, sigma: float, alpha: float, p_a: float, n: int) -> str:
+    """One line of the budget table: the samples ``radius`` needs, or why no number of samples suffices."""
+    try:
+        need = stats.samples_needed(radius, sigma, alpha, p_a)
+    except ValueError:
+        threshold = stats.normal_cdf(radius / sigma)
+        return (f"radius {radius:g} with p_A={p_a:g}: unreachable (p_A must exceed Phi(radius/sigma) = "
+                f"{threshold:.10g}; no N suffices)")
+    verdict = "within" if need <= n else "beyond"
+    shown = str(need) if need < 10**18 else f"{Decimal(need):.3e}".replace("e+", "e")
+    return f"radius {radius:g} with p_A={p_a:g}: needs N >= {shown} ({verdict} N={n})"

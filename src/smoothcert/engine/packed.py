@@ -45,7 +45,7 @@ import torch
 from torch import nn
 
 from smoothcert import stats
-from smoothcert.smooth import Certificate, ModelOutputError, Smooth
+from smoothcert.smooth import Certificate, Smooth, check_logits, raise_if_not_finite
 
 _PROBE_SEED = 20190208
 
@@ -162,11 +162,9 @@ class PackedSmooth:
         """One forward pass; its votes go to ``slots`` (one slot for all rows, or one per row)."""
         with torch.inference_mode():
             logits = self.base_model(inputs)
-            if logits.dim() != 2 or logits.shape[1] != self.num_classes:
-                raise ModelOutputError(f"base model returned logits of shape {tuple(logits.shape)}; "
-                                       f"expected ({inputs.shape[0]}, {self.num_classes})")
+            check_logits(logits, inputs.shape[0], self.num_classes)
             votes = logits.argmax(dim=1)
-            nan_rows = torch.isnan(logits).any(dim=1).long()
+            nan_rows = (~torch.isfinite(logits)).any(dim=1).long()
             # index_add_, not bincount: on CUDA bincount reads the maximum back (a synchronisation)
             if isinstance(slots, int):
                 counts[slots].index_add_(0, votes, torch.ones_like(votes))
@@ -218,10 +216,8 @@ class PackedSmooth:
             jobs.popleft()
             free.extend(job.slots)
             block = both[number * width:(number + 1) * width]
-            for phase in block:  # as the plain path: the first phase with NaN logits raises
-                if int(phase[-1]):
-                    raise ModelOutputError(f"base model returned NaN logits for {int(phase[-1])} of "
-                                           f"{int(phase[:-1].sum())} noisy inputs")
+            for phase in block:  # as the plain path: the first phase with non-finite logits raises
+                raise_if_not_finite(int(phase[-1]), int(phase[:-1].sum()))
             yield block[:, :-1]
 
     def _packable(self, x: torch.Tensor, size: int) -> bool:
