@@ -5,9 +5,9 @@ Three ways of spending the same noise samples (``--examples`` inputs, each
 interleaved rounds (so a change in the machine's load hits all three alike):
 
 * **smoothcert**: what ``smoothcert certify`` runs: the model prepared by
-  :func:`smoothcert.engine.fastmodel.prepare_model` (exact speed-ups only,
+  :func:`smoothcert.certify.rewrites.prepare_model` (exact speed-ups only,
   unless ``--channels-last``/``--compile``/``--autocast``) inside
-  :class:`smoothcert.engine.packed.PackedSmooth`, one generator per example.
+  :class:`smoothcert.certify.packing.PackedSmooth`, one generator per example.
 * **bare forward**: a loop of the original model's forward passes on the same
   number of noisy inputs, in batches of ``--batch-size``, inputs drawn once
   beforehand, under ``torch.inference_mode`` (no noise, no counting, no
@@ -19,7 +19,7 @@ interleaved rounds (so a change in the machine's load hits all three alike):
 
 Each contender runs in its own worker process, as it would in reality (the
 ``smoothcert`` one tunes the allocator as ``smoothcert certify`` does on CPU,
-see :func:`smoothcert.engine.fastmodel.tune_allocator`; ``--shared-allocator``
+see :func:`smoothcert.certify.rewrites.tune_allocator`; ``--shared-allocator``
 tunes it for all three, to separate that effect); the parent asks them for one
 round at a time, so only one computes at any moment.
 
@@ -50,9 +50,9 @@ import torch
 from torch import nn
 
 from smoothcert import stats
-from smoothcert.certify_run import example_generator
-from smoothcert.engine.fastmodel import prepare_model, tune_allocator
-from smoothcert.engine.packed import PackedSmooth
+from smoothcert.certify.rows import example_generator
+from smoothcert.certify.rewrites import prepare_model, tune_allocator
+from smoothcert.certify.packing import PackedSmooth
 from smoothcert.models import create_model
 
 SHAPES = {"digits_cnn": (1, 8, 8), "lenet": (1, 28, 28), "mlp": (1, 4, 4), "cifar_resnet20": (3, 32, 32),

@@ -24,7 +24,7 @@ import time
 
 import torch
 
-from smoothcert.engine.config import parse_override
+from smoothcert.train.config import parse_override
 from smoothcert.methods import create_method, list_methods
 from smoothcert.models import create_model
 

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from smoothcert.engine.checkpoint import load_checkpoint, save_checkpoint
+from smoothcert.checkpoints.store import load_checkpoint, save_checkpoint
 from smoothcert.models import create_model
 from tests.unit.fake_data import _str, _uint8_array
 from tests.unit.test_data import write_mnist

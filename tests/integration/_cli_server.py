@@ -135,7 +135,7 @@ def _kill_inside_checkpoint_write(nth: int) -> None:
     import signal
 
     import smoothcert._io
-    import smoothcert.engine.checkpoint
+    import smoothcert.checkpoints.store
 
     real = smoothcert._io.atomic_write
     seen = [0]
@@ -159,7 +159,7 @@ def _kill_inside_checkpoint_write(nth: int) -> None:
         return real(path, half_then_die)
 
     smoothcert._io.atomic_write = wrapper
-    smoothcert.engine.checkpoint.atomic_write = wrapper
+    smoothcert.checkpoints.store.atomic_write = wrapper
 
 
 def _serve() -> None:

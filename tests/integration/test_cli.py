@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from smoothcert.cli.main import main
-from smoothcert.engine.checkpoint import load_checkpoint
+from smoothcert.checkpoints.store import load_checkpoint
 
 CERTIFY = ["--n0", "20", "--n", "300", "--alpha", "0.01", "--batch-size", "128", "--quiet"]
 

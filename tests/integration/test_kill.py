@@ -39,8 +39,8 @@ from pathlib import Path
 
 import torch
 
-from smoothcert.certify_run import run_rows
-from smoothcert.engine.checkpoint import load_checkpoint, save_checkpoint
+from smoothcert.certify.rows import run_rows
+from smoothcert.checkpoints.store import load_checkpoint, save_checkpoint
 from smoothcert.models import create_model
 from tests.integration._cli_server import CliServer
 

@@ -17,8 +17,8 @@ import yaml
 
 from smoothcert.cli.main import main
 from smoothcert.data import create_dataset
-from smoothcert.engine.checkpoint import load_checkpoint
-from smoothcert.engine.trainer import build_model
+from smoothcert.checkpoints.store import load_checkpoint
+from smoothcert.train.trainer import build_model
 from smoothcert.methods import list_methods
 
 # Cheap settings so one digits epoch takes a second or two on a CPU.

@@ -16,7 +16,7 @@ import torch
 from torch import nn
 
 from smoothcert.cli.main import main
-from smoothcert.engine.checkpoint import load_checkpoint, save_checkpoint
+from smoothcert.checkpoints.store import load_checkpoint, save_checkpoint
 from smoothcert.models import create_model, list_models, register_model
 
 

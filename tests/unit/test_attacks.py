@@ -17,7 +17,7 @@ from torch import nn
 
 from smoothcert.attacks import ATTACKS, SmoothDDN, SmoothPGD, smoothed_nll
 from smoothcert.data import create_dataset
-from smoothcert.engine.checkpoint import load_checkpoint, model_from_checkpoint
+from smoothcert.checkpoints.store import load_checkpoint, model_from_checkpoint
 
 W = np.array([[0.5, -1.0, 0.25, 0.0], [-0.5, 0.75, 1.0, -0.25], [0.2, 0.1, -0.6, 0.9]])
 B = np.array([0.1, -0.2, 0.05])

@@ -9,9 +9,9 @@ import pytest
 import torch
 from torch.utils.data import DistributedSampler
 
-from smoothcert.certify_run import run_rows
-from smoothcert.engine.distributed import Context, local_batch_size, rank_seed, shard_order
-from smoothcert.engine.shards import finish, part_path, run_sharded
+from smoothcert.certify.rows import run_rows
+from smoothcert.runtime.distributed import Context, local_batch_size, rank_seed, shard_order
+from smoothcert.certify.shards import finish, part_path, run_sharded
 from smoothcert.errors import UserError
 
 COLUMNS = ["idx", "label", "predict", "radius", "correct", "time"]
@@ -91,7 +91,7 @@ def test_shutdown_frees_a_ddp_wrapper_before_leaving_the_group(tmp_path: Path) -
     import torch.distributed as dist
     from torch.nn.parallel import DistributedDataParallel
 
-    from smoothcert.engine.distributed import shutdown
+    from smoothcert.runtime.distributed import shutdown
 
     store = dist.FileStore(str(tmp_path / "store"), 1)
     dist.init_process_group("gloo", store=store, rank=0, world_size=1)

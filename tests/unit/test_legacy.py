@@ -9,8 +9,8 @@ import pytest
 import torch
 
 from smoothcert.cli.main import main
-from smoothcert.engine.checkpoint import load_checkpoint, model_from_checkpoint, save_checkpoint
-from smoothcert.engine.legacy import convert_legacy, sigma_or_error
+from smoothcert.checkpoints.store import load_checkpoint, model_from_checkpoint, save_checkpoint
+from smoothcert.checkpoints.legacy import convert_legacy, sigma_or_error
 from smoothcert.errors import UserError
 from smoothcert.models import create_model
 from smoothcert.smooth import Smooth

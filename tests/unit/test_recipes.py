@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from smoothcert.data import list_datasets
-from smoothcert.engine.config import resolve_config
+from smoothcert.train.config import resolve_config
 from smoothcert.methods import create_method, list_methods
 from smoothcert.models import list_models
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from smoothcert.engine.config import resolve_config
-from smoothcert.engine.trainer import changed_settings
+from smoothcert.train.config import resolve_config
+from smoothcert.train.trainer import changed_settings
 
 FLAGS = {"dataset": "mnist", "arch": "lenet", "sigma": 0.5, "epochs": 90, "device": "cpu", "lr": 0.01}
 

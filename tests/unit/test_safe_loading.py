@@ -4,7 +4,7 @@ Each payload is first loaded the unsafe way (plain ``pickle`` or
 ``torch.load(weights_only=False)``) to prove that it really runs code: it
 creates a marker file. Then the smoothcert loader must refuse it with a
 ``UserError`` that says the file is not loadable, and the marker must not
-appear. Loaders that unpickle: :func:`smoothcert.engine.checkpoint.load_checkpoint`
+appear. Loaders that unpickle: :func:`smoothcert.checkpoints.store.load_checkpoint`
 (native and legacy checkpoints, used by certify/predict/attack/train --resume/
 convert) and the CIFAR-10 batch reader (through ``data._safe_pickle``).
 """
@@ -22,8 +22,8 @@ import torch
 
 from smoothcert.data import create_dataset
 from smoothcert.data._safe_pickle import load_numpy_pickle
-from smoothcert.engine.checkpoint import load_checkpoint
-from smoothcert.engine.legacy import import_legacy
+from smoothcert.checkpoints.store import load_checkpoint
+from smoothcert.checkpoints.store import import_legacy
 from smoothcert.errors import UserError
 from smoothcert.models import create_model
 

@@ -11,7 +11,7 @@ import torch
 from smoothcert import stats
 from smoothcert.cli._warnings import futile_settings
 from smoothcert.cli.main import main
-from smoothcert.engine.checkpoint import save_checkpoint
+from smoothcert.checkpoints.store import save_checkpoint
 from smoothcert.models import create_model
 from smoothcert.smooth import Smooth
 

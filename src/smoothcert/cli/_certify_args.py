@@ -10,7 +10,7 @@ import torch
 
 from smoothcert import __version__
 from smoothcert.cli._args import nonnegative_int, positive_float, positive_int, probability
-from smoothcert.engine.checkpoint import checkpoint_path, file_sha256
+from smoothcert.checkpoints.store import checkpoint_path, file_sha256
 
 
 def add_common(parser: argparse.ArgumentParser, default_n: int) -> None:

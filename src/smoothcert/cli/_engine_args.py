@@ -10,7 +10,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from smoothcert.engine.fastmodel import AUTOCAST_DTYPES, prepare_model, tune_allocator
+from smoothcert.certify.rewrites import AUTOCAST_DTYPES, prepare_model, tune_allocator
 
 
 def add_engine_arguments(parser: argparse.ArgumentParser) -> None:

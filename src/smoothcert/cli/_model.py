@@ -10,8 +10,8 @@ import torch
 from torch import nn
 
 from smoothcert.data import TensorData, create_dataset
-from smoothcert.engine.checkpoint import load_checkpoint, model_from_checkpoint
-from smoothcert.engine.trainer import resolve_device
+from smoothcert.checkpoints.store import load_checkpoint, model_from_checkpoint
+from smoothcert.runtime.devices import resolve_device
 from smoothcert.errors import UserError
 
 

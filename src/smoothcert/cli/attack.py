@@ -40,12 +40,12 @@ import numpy as np
 import torch
 
 from smoothcert.attacks import ATTACKS, SmoothAttack
-from smoothcert.certify_run import example_generator, run_rows, select_indices
+from smoothcert.certify.rows import example_generator, run_rows, select_indices
 from smoothcert.cli._args import nonnegative_float, positive_int
 from smoothcert.cli._certify_args import add_common, base_manifest
 from smoothcert.cli._model import load_model_and_data
 from smoothcert.cli._warnings import warn_futile
-from smoothcert.engine.legacy import sigma_or_error
+from smoothcert.checkpoints.legacy import sigma_or_error
 from smoothcert.errors import UserError
 from smoothcert.smooth import Smooth
 

@@ -8,16 +8,16 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-from smoothcert.certify_run import CERTIFY_COLUMNS, certify_row, example_generator, select_indices
+from smoothcert.certify.rows import CERTIFY_COLUMNS, certify_row, example_generator, select_indices
 from smoothcert.cli._args import nonnegative_float, positive_int, probability
 from smoothcert.cli._certify_args import add_common, base_manifest
 from smoothcert.cli._engine_args import add_engine_arguments, fast_model, timed
 from smoothcert.cli._model import load_model_and_data
 from smoothcert.cli._warnings import warn_futile
-from smoothcert.engine import distributed
-from smoothcert.engine.legacy import sigma_or_error
-from smoothcert.engine.packed import PackedSmooth
-from smoothcert.engine.shards import run_sharded
+from smoothcert.runtime import distributed
+from smoothcert.checkpoints.legacy import sigma_or_error
+from smoothcert.certify.packing import PackedSmooth
+from smoothcert.certify.shards import run_sharded
 from smoothcert.errors import UserError
 from smoothcert.sequential import Schedule, certify_sequential
 from smoothcert.smooth import Smooth

@@ -6,7 +6,8 @@ import argparse
 import sys
 
 from smoothcert.cli._args import positive_float
-from smoothcert.engine.legacy import NORMALIZATIONS, import_legacy
+from smoothcert.checkpoints.legacy import NORMALIZATIONS
+from smoothcert.checkpoints.store import import_legacy
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

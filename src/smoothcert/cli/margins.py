@@ -75,10 +75,10 @@ def run(args: argparse.Namespace) -> int:
     from smoothcert.analysis._figure import write_output
     from smoothcert.analysis.margin_files import format_margin_summary, margins_tsv
     from smoothcert.analysis.margins import margin_rows
-    from smoothcert.certify_run import select_indices
+    from smoothcert.certify.rows import select_indices
     from smoothcert.cli._model import load_model_and_data
-    from smoothcert.engine.checkpoint import checkpoint_path, file_sha256
-    from smoothcert.engine.progress import progress
+    from smoothcert.checkpoints.store import checkpoint_path, file_sha256
+    from smoothcert.runtime.progress import progress
 
     out, meta, names = _check(args)
     tables, models = {}, []

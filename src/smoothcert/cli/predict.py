@@ -5,11 +5,11 @@ from __future__ import annotations
 import argparse
 import sys
 
-from smoothcert.certify_run import PREDICT_COLUMNS, predict_row, run_rows, select_indices
+from smoothcert.certify.rows import PREDICT_COLUMNS, predict_row, run_rows, select_indices
 from smoothcert.cli._certify_args import add_common, base_manifest
 from smoothcert.cli._model import load_model_and_data
 from smoothcert.cli._warnings import warn_futile
-from smoothcert.engine.legacy import sigma_or_error
+from smoothcert.checkpoints.legacy import sigma_or_error
 from smoothcert.smooth import Smooth
 
 

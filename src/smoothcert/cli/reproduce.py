@@ -28,7 +28,7 @@ from pathlib import Path
 import torch
 
 from smoothcert._io import atomic_write_text
-from smoothcert.analysis.paper_mnist import (
+from smoothcert.reproduce.paper_mnist import (
     PUBLISHED_ACR,
     RADII,
     comparison_table,

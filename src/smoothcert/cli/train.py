@@ -6,9 +6,9 @@ import argparse
 import sys
 
 from smoothcert.cli._args import nonnegative_int, positive_float, positive_int
-from smoothcert.engine import distributed
-from smoothcert.engine.config import resolve_config
-from smoothcert.engine.trainer import train
+from smoothcert.runtime import distributed
+from smoothcert.train.config import resolve_config
+from smoothcert.train.trainer import train
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

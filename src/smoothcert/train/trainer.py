@@ -22,26 +22,17 @@ from smoothcert import __version__
 from smoothcert._io import atomic_write_text, remove_leftover_temporaries
 from smoothcert.data import TensorData, create_dataset
 from smoothcert.data.batches import BatchLoader
-from smoothcert.engine import distributed
-from smoothcert.engine.checkpoint import CHECKPOINT_NAME, load_checkpoint, save_checkpoint
-from smoothcert.engine.config import DEFAULTS
-from smoothcert.engine.progress import progress
+from smoothcert.runtime import distributed
+from smoothcert.checkpoints.store import CHECKPOINT_NAME, load_checkpoint, save_checkpoint
+from smoothcert.train.config import DEFAULTS
+from smoothcert.runtime.devices import resolve_device
+from smoothcert.runtime.progress import progress
 from smoothcert.errors import UserError
 from smoothcert.methods import TrainingMethod, create_method
 from smoothcert.models import create_model
 
 LOG_NAME = "log.csv"
 CONFIG_NAME = "config.yaml"
-
-
-def resolve_device(name: str) -> torch.device:
-    """``"auto"`` -> CUDA when available, else CPU; otherwise ``torch.device(name)``."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        return torch.device(name)
-    except RuntimeError:
-        raise UserError(f"unknown device {name!r}; use auto, cpu, cuda or cuda:K") from None
 
 
 RESUME_FREE = ("device", "data_dir", "epochs", "eval_noise")  # may differ on --resume (epochs: train longer)

@@ -31,13 +31,12 @@ with; their later code and the other two repos standardize (the default).
 The result holds our metadata: ``dataset``, ``num_classes`` (from the last
 layer), ``input_shape``, ``mean``/``std``, ``method`` ``"legacy"`` and ``sigma``
 None: these files do not record the training noise, so certifying needs
-``--sigma`` (or :func:`import_legacy` writes a native checkpoint with it).
+``--sigma`` (or :func:`smoothcert.checkpoints.store.import_legacy` writes a native checkpoint with it).
 """
 
 from __future__ import annotations
 
 import re
-from pathlib import Path
 from typing import Any
 
 import torch
@@ -169,23 +168,3 @@ def sigma_or_error(ckpt: dict[str, Any], given: float | None) -> float:
     suggestion = f" (its path suggests --sigma {hint:g})" if hint is not None else ""
     raise UserError(f"checkpoint {legacy.get('origin', '')} does not record its training sigma (a legacy "
                     f"checkpoint); pass --sigma S{suggestion}")
-
-
-def import_legacy(src: str | Path, dst: str | Path, *, sigma: float | None = None,
-                  normalization: str | None = None) -> Path:
-    """Write the legacy checkpoint ``src`` as a native smoothcert checkpoint ``dst`` (atomically).
-
-    ``sigma`` records the training noise so that ``certify`` needs no ``--sigma``.
-    Refuses to overwrite ``dst``.
-    """
-    from smoothcert.engine.checkpoint import load_checkpoint, save_checkpoint
-
-    dst = Path(dst)
-    if dst.exists():
-        raise UserError(f"{dst} exists; choose another output path")
-    converted = load_checkpoint(src, legacy_normalization=normalization)
-    if converted.get("method") != "legacy":
-        raise UserError(f"{src} is already a smoothcert checkpoint")
-    converted["sigma"] = None if sigma is None else float(sigma)
-    save_checkpoint(dst, converted)
-    return dst

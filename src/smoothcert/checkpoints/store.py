@@ -18,7 +18,7 @@ import torch
 from torch import nn
 
 from smoothcert._io import atomic_write
-from smoothcert.engine.legacy import convert_legacy, describe_load_error, is_legacy
+from smoothcert.checkpoints.legacy import convert_legacy, describe_load_error, is_legacy
 from smoothcert.errors import UserError
 from smoothcert.models import create_model
 
@@ -45,7 +45,7 @@ def load_checkpoint(path: str | Path, *, legacy_normalization: str | None = None
     """Load a checkpoint with ``weights_only=True`` (no code can run) and check its keys.
 
     A checkpoint of the original randomized-smoothing code is converted on the fly
-    (:mod:`smoothcert.engine.legacy`; ``legacy_normalization`` picks its input
+    (:mod:`smoothcert.checkpoints.legacy`; ``legacy_normalization`` picks its input
     normalization, its ``sigma`` is None). Raises ``UserError`` for a missing,
     truncated, corrupt or foreign file.
     """
@@ -95,3 +95,21 @@ def file_sha256(path: str | Path) -> str:
         for block in iter(lambda: fh.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+def import_legacy(src: str | Path, dst: str | Path, *, sigma: float | None = None,
+                  normalization: str | None = None) -> Path:
+    """Write the legacy checkpoint ``src`` as a native smoothcert checkpoint ``dst`` (atomically).
+
+    ``sigma`` records the training noise so that ``certify`` needs no ``--sigma``.
+    Refuses to overwrite ``dst``.
+    """
+    dst = Path(dst)
+    if dst.exists():
+        raise UserError(f"{dst} exists; choose another output path")
+    converted = load_checkpoint(src, legacy_normalization=normalization)
+    if converted.get("method") != "legacy":
+        raise UserError(f"{src} is already a smoothcert checkpoint")
+    converted["sigma"] = None if sigma is None else float(sigma)
+    save_checkpoint(dst, converted)
+    return dst

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from smoothcert.analysis.results import load_results
-from smoothcert.analysis.same_images import (
+from smoothcert.reproduce.same_images import (
     accuracy_and_acr,
     load_published,
     paired_difference,

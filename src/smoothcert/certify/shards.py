@@ -26,8 +26,8 @@ from pathlib import Path
 from typing import Any
 
 from smoothcert._io import atomic_write_text
-from smoothcert.certify_run import run_rows
-from smoothcert.engine import distributed
+from smoothcert.certify.rows import run_rows
+from smoothcert.runtime import distributed
 from smoothcert.errors import UserError
 
 
@@ -47,7 +47,7 @@ def run_sharded(
     desc: str = "certify",
     quiet: bool = False,
 ) -> Path:
-    """:func:`smoothcert.certify_run.run_rows` for this rank's share; merged into ``out`` by rank 0."""
+    """:func:`smoothcert.certify.rows.run_rows` for this rank's share; merged into ``out`` by rank 0."""
     out = Path(out)
 
     def prepare() -> None:

@@ -7,7 +7,7 @@ processes with ``RANK``, ``WORLD_SIZE``, ``LOCAL_RANK``, ``MASTER_ADDR`` and
 no-op for a single process, so the training loop and ``certify`` are written
 once for both.
 
-Training (see :mod:`smoothcert.engine.trainer`): every rank computes the same
+Training (see :mod:`smoothcert.train.trainer`): every rank computes the same
 epoch permutation and takes its shard of it, :func:`shard_order`, the way
 ``torch.utils.data.DistributedSampler`` does (the permutation is padded by
 wrapping around to a multiple of K, then rank r takes positions r, r+K, ...);

@@ -23,7 +23,7 @@ import numpy as np
 import torch
 
 from smoothcert._io import atomic_write_text
-from smoothcert.engine.progress import progress
+from smoothcert.runtime.progress import progress
 from smoothcert.errors import UserError
 from smoothcert.smooth import ModelOutputError, Smooth
 
