@@ -50,7 +50,7 @@ import torch
 from torch import nn
 
 from smoothcert import stats
-from smoothcert.certify.rows import example_generator
+from smoothcert.certify.seeds import example_generator
 from smoothcert.certify.rewrites import prepare_model, tune_allocator
 from smoothcert.certify.packing import PackedSmooth
 from smoothcert.models import create_model

@@ -8,7 +8,7 @@ analyze the results. The core API::
     cert = smooth.certify(x, n0=100, n=100_000, alpha=0.001)
 """
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 from smoothcert import stats  # noqa: E402
 from smoothcert.data import create_dataset, list_datasets  # noqa: E402

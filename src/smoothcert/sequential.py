@@ -36,14 +36,18 @@ bound of a count of ``U_k * n_max`` at the final look stays below
 abandoned at once. A wrongly abandoned target costs power only.
 
 Like :mod:`smoothcert.smooth`, this module imports nothing of smoothcert but
-:mod:`smoothcert.stats`; it samples through any object with ``sigma`` and
-``sample_counts(x, num, batch_size, generator)`` (a :class:`~smoothcert.Smooth`).
+:mod:`smoothcert.stats`. The procedure is written as steps
+(:func:`sequential_steps`: it yields how many samples it wants, and is sent
+their votes), so the packed engine runs the looks of many inputs in shared
+forward passes; :func:`certify_sequential` runs one input through any object
+with ``sigma`` and ``sample_counts(x, num, batch_size, generator)`` (a
+:class:`~smoothcert.Smooth`).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Generator, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -143,30 +147,45 @@ def certify_sequential(
     """Decide "certified at radius r" for each of ``radii``, stopping as soon as all are decided.
 
     With probability at least ``1 - sum(schedule.alphas)`` every certified radius
-    is correct (proof in the module docstring).
+    is correct (proof in the module docstring). The procedure is
+    :func:`sequential_steps`; here each of its requests is answered by
+    ``smooth.sample_counts`` (the packed engine answers many inputs' requests
+    in shared forward passes, with the same result).
 
     Example:
         >>> schedule = Schedule.geometric(n_max=100_000, alpha=0.001)   # 21 looks
         >>> cert = certify_sequential(smooth, x, [0.25, 0.5, 0.75], n0=100, schedule=schedule)
         >>> cert.radius, cert.samples
     """
-    if n0 < 1:
-        raise ValueError(f"n0 must be >= 1, got {n0}")
+    steps = sequential_steps(float(smooth.sigma), radii, n0, schedule, futility)
+    request = next(steps)
+    while True:
+        try:
+            request = steps.send(smooth.sample_counts(x, request, batch_size, generator))
+        except StopIteration as done:
+            return done.value  # type: ignore[no-any-return]
+
+
+def sequential_steps(
+    sigma: float, radii: Sequence[float], n0: int, schedule: Schedule, futility: float = 0.001,
+) -> Generator[int, torch.Tensor, SequentialCertificate]:
+    """The procedure as steps: yields how many noise samples it wants next, is sent their votes."""
+    if not isinstance(n0, int) or n0 < 1:
+        raise ValueError(f"n0 must be an int >= 1, got {n0!r}")
     if any(not math.isfinite(r) or r < 0 for r in radii):
         raise ValueError(f"target radii must be finite and >= 0, got {list(radii)}")
     if not 0.0 < futility < 1.0:
         raise ValueError(f"futility must lie in (0, 1), got {futility}")
-    sigma = float(smooth.sigma)
     # target 0 (p_c >= 1/2: predict c at all) first, then the radii in increasing order
     order = sorted(range(len(radii)), key=lambda j: radii[j])
     thresholds = [0.5] + [float(norm.cdf(radii[j] / sigma)) for j in order]
-    status = [None] * len(thresholds)  # True certified, False abandoned, None open
-    c_hat = int(smooth.sample_counts(x, n0, batch_size, generator).argmax())
+    status: list[bool | None] = [None] * len(thresholds)  # True certified, False abandoned, None open
+    c_hat = int((yield n0).argmax())
     count = drawn = 0
     best = 0.0
     n_max, final_alpha = schedule.looks[-1], schedule.alphas[-1]
     for look, level in zip(schedule.looks, schedule.alphas):
-        count += int(smooth.sample_counts(x, look - drawn, batch_size, generator)[c_hat])
+        count += int((yield look - drawn)[c_hat])
         drawn = look
         best = max(best, stats.clopper_pearson_lower(count, drawn, level))
         upper = stats.clopper_pearson_upper(count, drawn, futility)

@@ -39,7 +39,7 @@ from pathlib import Path
 
 import torch
 
-from smoothcert.certify.rows import run_rows
+from smoothcert.certify.rows import per_index, run_rows
 from smoothcert.checkpoints.store import load_checkpoint, save_checkpoint
 from smoothcert.models import create_model
 from tests.integration._cli_server import CliServer
@@ -139,16 +139,16 @@ def test_resume_from_every_prefix_of_the_tsv(tmp_path: Path, monkeypatch) -> Non
         return {"idx": idx, "label": idx % 3, "predict": idx % 2, "radius": idx / 7, "correct": idx % 5 == 0,
                 "time": 0.5}
 
-    full = run_rows(tmp_path / "full.tsv", manifest, columns, range(6), compute, quiet=True)
+    full = run_rows(tmp_path / "full.tsv", manifest, columns, range(6), per_index(compute), quiet=True)
     reference, meta = full.read_bytes(), Path(str(full) + ".json").read_bytes()
     out = tmp_path / "resumed.tsv"
     for cut in range(len(reference) + 1):
         out.write_bytes(reference[:cut])
         Path(str(out) + ".json").write_bytes(meta)
-        run_rows(out, manifest, columns, range(6), compute, quiet=True)
+        run_rows(out, manifest, columns, range(6), per_index(compute), quiet=True)
         assert out.read_bytes() == reference, f"prefix of {cut} bytes"
     out.unlink()  # killed after the manifest, before the TSV existed
-    run_rows(out, manifest, columns, range(6), compute, quiet=True)
+    run_rows(out, manifest, columns, range(6), per_index(compute), quiet=True)
     assert out.read_bytes() == reference
 
 

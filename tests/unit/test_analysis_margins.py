@@ -23,7 +23,7 @@ from smoothcert.analysis.margin_files import (
     margins_tsv,
 )
 from smoothcert.analysis.margins import input_margins, logit_margins, margin_rows, summarize_margins
-from smoothcert.certify.rows import example_generator
+from smoothcert.certify.seeds import example_generator
 from smoothcert.cli.main import main
 from smoothcert.errors import UserError
 

@@ -9,7 +9,7 @@ import pytest
 import torch
 from torch.utils.data import DistributedSampler
 
-from smoothcert.certify.rows import run_rows
+from smoothcert.certify.rows import per_index, run_rows
 from smoothcert.runtime.distributed import Context, local_batch_size, rank_seed, shard_order
 from smoothcert.certify.shards import finish, part_path, run_sharded
 from smoothcert.errors import UserError
@@ -42,9 +42,9 @@ def _row(idx: int) -> dict[str, object]:
 
 def test_finish_folds_parts_into_one_sorted_file(tmp_path: Path) -> None:
     out = tmp_path / "c.tsv"
-    run_rows(out, MANIFEST, COLUMNS, [0, 4], _row, quiet=True)
-    run_rows(part_path(out, 0), MANIFEST, COLUMNS, [6, 2], _row, quiet=True)
-    run_rows(part_path(out, 1), MANIFEST, COLUMNS, [3, 4], _row, quiet=True)  # 4 again: kept once
+    run_rows(out, MANIFEST, COLUMNS, [0, 4], per_index(_row), quiet=True)
+    run_rows(part_path(out, 0), MANIFEST, COLUMNS, [6, 2], per_index(_row), quiet=True)
+    run_rows(part_path(out, 1), MANIFEST, COLUMNS, [3, 4], per_index(_row), quiet=True)  # 4 again: kept once
     with open(part_path(out, 1), "a") as fh:
         fh.write("5\t2\t")  # torn last row of a killed rank: ignored
     assert finish(out, MANIFEST, COLUMNS) == 3
@@ -56,7 +56,7 @@ def test_finish_folds_parts_into_one_sorted_file(tmp_path: Path) -> None:
 
 def test_a_part_with_other_settings_is_refused_untouched(tmp_path: Path) -> None:
     out = tmp_path / "c.tsv"
-    run_rows(part_path(out, 0), {**MANIFEST, "n": 99}, COLUMNS, [1], _row, quiet=True)
+    run_rows(part_path(out, 0), {**MANIFEST, "n": 99}, COLUMNS, [1], per_index(_row), quiet=True)
     before = part_path(out, 0).read_bytes()
     with pytest.raises(UserError, match="other settings"):
         finish(out, MANIFEST, COLUMNS)
@@ -65,14 +65,14 @@ def test_a_part_with_other_settings_is_refused_untouched(tmp_path: Path) -> None
 
 def test_a_single_process_resumes_from_leftover_parts(tmp_path: Path) -> None:
     out = tmp_path / "c.tsv"
-    run_rows(part_path(out, 1), MANIFEST, COLUMNS, [1, 3], _row, quiet=True)
+    run_rows(part_path(out, 1), MANIFEST, COLUMNS, [1, 3], per_index(_row), quiet=True)
     computed: list[int] = []
 
     def compute(idx: int) -> dict[str, object]:
         computed.append(idx)
         return _row(idx)
 
-    run_sharded(Context(), out, MANIFEST, COLUMNS, range(5), compute, quiet=True)
+    run_sharded(Context(), out, MANIFEST, COLUMNS, range(5), per_index(compute), quiet=True)
     assert computed == [0, 2, 4]  # 1 and 3 came from the part file
     assert sorted(int(line.split("\t")[0]) for line in out.read_text().splitlines()[1:]) == [0, 1, 2, 3, 4]
     assert json.loads(Path(str(out) + ".json").read_text())["n"] == 10

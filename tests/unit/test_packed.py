@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from smoothcert import Smooth
-from smoothcert.certify.rows import example_generator
+from smoothcert.certify.seeds import example_generator
 from smoothcert.checkpoints.store import load_checkpoint, model_from_checkpoint
 from smoothcert.certify.rewrites import _WindowMaxPool, prepare_model
 from smoothcert.certify.packing import PackedSmooth
@@ -50,8 +50,9 @@ def test_packing_happens_and_saves_forward_passes() -> None:
     xs = torch.rand(10, 1, 4, 4)
     engine = PackedSmooth(model, 10, 0.5, 1000)
     assert list(engine.certify(_items(xs), 100, 2000, 0.01)) == _plain(model, 10, 0.5, xs, 100, 2000, 1000)
-    assert engine._safe == {100: True}
+    assert engine._position_free is True
     assert engine.forward_passes == 10 * 2 + 1  # 2 full estimation passes each, 1 packed selection pass
+    assert engine.synchronisations == 2  # one round for the 10 selections, one for the 10 estimations
 
 
 def test_trained_model_votes_equal(digits_run: Path) -> None:
@@ -82,20 +83,34 @@ class PositionSensitive(nn.Module):
         return nn.functional.one_hot(torch.arange(x.shape[0]) % 2, 2).float()
 
 
-@pytest.mark.parametrize("model", [BatchSizeSensitive(), PositionSensitive()])
-def test_probe_keeps_results_equal_for_batch_dependent_models(model: nn.Module) -> None:
-    """Packing these blindly would change the votes; the probe refuses to, so results stay equal."""
-    xs = torch.zeros(6, 3)
-    engine = PackedSmooth(model, 2, 0.5, 100)
-    expected = []
+def _expected(model: nn.Module, xs: torch.Tensor, phases: tuple[int, ...], bs: int) -> list[torch.Tensor]:
+    out = []
     for i, x in enumerate(xs):
         gen = example_generator(0, i, CPU)
-        expected.append(torch.stack([Smooth(model, 2, 0.5).sample_counts(x, k, 100, gen) for k in (11, 230)]))
+        out.append(torch.stack([Smooth(model, 2, 0.5).sample_counts(x, k, bs, gen) for k in phases]))
+    return out
+
+
+def test_one_pass_shape_makes_batch_size_sensitive_kernels_agree() -> None:
+    """Every pass has batch_size rows in both paths, so a kernel that changes with the batch size cannot differ."""
+    xs = torch.zeros(6, 3)
+    engine = PackedSmooth(BatchSizeSensitive(), 2, 0.5, 100)
+    packed = list(engine.sample_counts(_items(xs), (11, 230)))
+    assert all(torch.equal(a, b) for a, b in zip(packed, _expected(BatchSizeSensitive(), xs, (11, 230), 100),
+                                                  strict=True))
+    assert engine._position_free is True and all(int(p[0][0]) == 11 for p in packed)  # class 0: full batches
+
+
+def test_probe_keeps_results_equal_for_position_dependent_models() -> None:
+    """Packing this model blindly would change the votes; the probe refuses to, so results stay equal."""
+    xs = torch.zeros(6, 3)
+    expected = _expected(PositionSensitive(), xs, (11, 230), 100)
+    engine = PackedSmooth(PositionSensitive(), 2, 0.5, 100)
     packed = list(engine.sample_counts(_items(xs), (11, 230)))
     assert all(torch.equal(a, b) for a, b in zip(packed, expected, strict=True))
-    assert engine._safe and not any(engine._safe.values())
-    blind = PackedSmooth(model, 2, 0.5, 100)
-    blind._packable = lambda x, size: True  # what packing without the probe would do
+    assert engine._position_free is False
+    blind = PackedSmooth(PositionSensitive(), 2, 0.5, 100)
+    blind._position_free = True  # what packing without the probe would do
     assert not all(torch.equal(a, b) for a, b in zip(blind.sample_counts(_items(xs), (11, 230)), expected))
 
 

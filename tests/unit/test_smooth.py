@@ -74,16 +74,23 @@ def test_same_seed_same_certificate_bit_for_bit(linear_at_distance) -> None:
 
 
 def test_estimation_samples_are_fresh() -> None:
-    """CERTIFY must draw n0 + n samples, not reuse the n0 selection samples."""
-    seen: list[int] = []
+    """CERTIFY must draw n0 + n distinct noise samples, not reuse the n0 selection samples.
+
+    Every forward pass has batch_size rows; the padding rows of a short chunk are exact zeros,
+    which Gaussian noise around x = 0 never is.
+    """
+    seen: list[torch.Tensor] = []
 
     class Recorder(Constant):
         def forward(self, x: torch.Tensor) -> torch.Tensor:
-            seen.append(x.shape[0])
+            seen.append(x.clone())
             return super().forward(x)
 
     Smooth(Recorder(0), 3, 0.5).certify(torch.zeros(2), n0=30, n=200, alpha=0.01, batch_size=1000)
-    assert seen == [30, 200]
+    assert [batch.shape[0] for batch in seen] == [1000, 1000]  # one shape for every pass
+    rows = [batch[(batch != 0).any(dim=1)] for batch in seen]
+    assert [len(r) for r in rows] == [30, 200]
+    assert len({tuple(row.tolist()) for row in torch.cat(rows)}) == 230
 
 
 def test_nan_logits_are_an_error() -> None:
@@ -112,8 +119,13 @@ def test_sigma_must_be_positive() -> None:
         Smooth(Constant(0), 3, 0.0)
 
 
-def test_model_is_put_in_eval_mode() -> None:
+def test_model_runs_in_eval_mode_and_its_mode_is_restored() -> None:
     model = nn.Sequential(nn.Flatten(), nn.Linear(4, 3), nn.Dropout(0.9))
+    modes: list[bool] = []
+    model.register_forward_hook(lambda module, inputs, output: modes.append(module.training))
     model.train()
     Smooth(model, 3, 0.5).sample_counts(torch.zeros(4), 10)
+    assert modes == [False] and model.training
+    model.eval()
+    Smooth(model, 3, 0.5).certify(torch.zeros(4), 10, 20, 0.1)
     assert not model.training

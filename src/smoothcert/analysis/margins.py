@@ -34,7 +34,7 @@ from torch import nn
 
 from smoothcert.analysis.margin_files import MARGIN_COLUMNS, QUANTILES, quantile_column
 from smoothcert.attacks import SmoothPGD, noisy_logits
-from smoothcert.certify.rows import example_generator
+from smoothcert.certify.seeds import example_generator
 
 
 

@@ -1,71 +1,97 @@
-"""Packed sampling: the noisy copies of several inputs share forward passes.
+"""The packed engine: the sample requests of many inputs share full forward passes.
 
-:class:`PackedSmooth` gives, for a stream of inputs each with its own
-generator, exactly the votes :meth:`Smooth.sample_counts` would give, and from
-them exactly the certificates of :meth:`Smooth.certify` and the predictions of
-:meth:`Smooth.predict`; it only changes *which forward pass* evaluates each
-noisy input:
+Every procedure (CERTIFY, PREDICT, sequential certification) is written once,
+as *steps* (:data:`smoothcert.smooth.Steps`): it asks for a number of noise
+samples and is sent their votes. :class:`PackedSmooth` runs the steps of many
+inputs at once and gives, for each input, exactly the answer
+:meth:`Smooth.run <smoothcert.smooth.Smooth.run>` gives with the same generator;
+it only changes *which forward pass* evaluates each noisy input:
 
-* Each input's noise comes from its own generator, drawn in the chunks
-  ``Smooth.sample_counts`` draws (``batch_size`` at a time, the remainder
-  last; selection before estimation), by the same expression, so every noisy
-  input is bit for bit the one the plain path builds.
-* A full chunk (``batch_size`` rows) is a forward pass of its own, as in the
-  plain path. Remainder chunks (e.g. the ``n0 = 100`` selection samples when
-  ``batch_size = 1000``) of several inputs are packed into forward passes of
-  exactly ``batch_size`` rows (the last one padded), instead of each running
-  as a small batch.
-* Votes are counted on the device (``index_add_`` into input-and-class slots);
-  one synchronisation per forward pass that completes inputs, so at most one
-  per input. Results come out in input order.
+* Each input's noise comes from its own generator, in the chunks
+  ``Smooth.sample_counts`` draws (``batch_size`` at a time, the remainder last),
+  by the same expression, so every noisy input is bit for bit the plain path's.
+* Every forward pass has exactly ``batch_size`` rows: rows of several inputs'
+  chunks, the last pass padded with zero rows whose votes go to a slot nobody
+  reads. One shape, so ``--compile`` and CUDA graphs compile once.
+* Votes are counted on the device (``index_add_`` into input-by-class slots).
+  The host synchronises only when no input can draw more samples without an
+  answer: one read-back for a whole group of requests (a round), never one
+  per forward pass or per input.
 
-**Why the votes are identical, and the limits.** A row's logits do not depend
-on the *other* rows of its batch for models without batch-dependent layers
-(eval mode), but floating-point kernels may choose another algorithm for
-another *batch size*: on this project's CPU (MKL, oneDNN) a ``Linear`` layer
-gives other last bits for batches of 5 rows or fewer (``digits_cnn``) or 100
-rows or fewer (``lenet``). So before packing chunks of a size r, the engine runs a
-probe: random inputs through the model as a batch of ``batch_size`` and as a
-batch of r (and rolled, to check that a row's position does not matter); only
-if every row is bit-identical are chunks of size r packed, otherwise they run
-alone, in the plain path's shape. Kernel choice depends on shapes, dtype and
-thread count, not on values, so the probe speaks for all inputs; this is a
-property of the libraries, checked by the tests on ``digits_cnn``, ``lenet``
-and ``mlp``, not a theorem. Non-deterministic kernels (cuDNN benchmark mode,
-atomics) void it on GPUs; ``Smooth`` itself is then not reproducible either.
+**Scheduling.** At most ``max_pending`` inputs are in flight. The oldest input
+with samples left to draw draws first; when none has, a new input is admitted;
+when none can be, the pending pass runs (padded) and the round's counts are
+read back, each input's steps are sent their votes, and finished inputs are
+yielded in input order. CERTIFY (``n0`` then ``n`` samples) thus runs in rounds
+of about ``batch_size / n0`` inputs; sequential certification's small looks of
+``max_pending`` inputs share passes, so its saving in samples is a saving in time.
+
+**Why the answers are identical.** In eval mode a row's logits depend on that
+row alone, for models without batch-dependent layers; the batch *size* is the
+same in both paths (``batch_size``), so the kernels are the same. The engine
+checks the first property once per model (a probe: the same random rows as a
+full batch and rolled by a third of it must give bit-identical logits); if it
+fails, inputs do not share passes (``max_pending`` 1), which is the plain
+path's schedule exactly. Non-deterministic kernels (cuDNN benchmark mode,
+atomics) void the identity on GPUs; ``Smooth`` itself is then not reproducible
+either. Soundness never depends on it: each input's votes are counted from its
+own rows only.
 """
 
 from __future__ import annotations
 
+import math
 from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
 import torch
 from torch import nn
 
-from smoothcert import stats
-from smoothcert.smooth import Certificate, Smooth, check_logits, raise_if_not_finite
+from smoothcert.sequential import Schedule, SequentialCertificate, sequential_steps
+from smoothcert.smooth import (
+    Certificate,
+    ModelOutputError,
+    Smooth,
+    Steps,
+    certify_steps,
+    check_logits,
+    chunk_sizes,
+    predict_steps,
+    raise_if_not_finite,
+)
 
+T = TypeVar("T")
+Item = tuple[torch.Tensor, torch.Generator | None]
 _PROBE_SEED = 20190208
+_PENDING = object()
 
 
-@dataclass
+@dataclass(frozen=True)
+class _Failed:
+    error: Exception
+
+
+@dataclass(eq=False)
 class _Job:
-    slots: list[int]
-    unforwarded: int = 0  # rows waiting in the pack
-    drawn: bool = False
+    x: torch.Tensor
+    generator: torch.Generator | None
+    steps: Steps[Any]
+    slot: int
+    requested: int = 0
+    chunks: deque[int] = field(default_factory=deque)  # chunk sizes of the current request not yet drawn
+    unforwarded: int = 0  # drawn rows still in the pack
+    result: Any = _PENDING
 
-
-@dataclass
-class _Pack:
-    pieces: list[torch.Tensor] = field(default_factory=list)
-    slots: list[tuple[int, int, _Job]] = field(default_factory=list)  # (slot, rows, job) per piece
-    rows: int = 0
+    def ask(self, request: int) -> None:
+        if not isinstance(request, int) or request < 1:
+            raise ValueError(f"a procedure asked for {request!r} samples; it must ask for an int >= 1")
+        self.requested = request
 
 
 class PackedSmooth:
-    """Votes, certificates and predictions for many inputs, with packed forward passes.
+    """Certificates, predictions and sequential certificates of many inputs, with full forward passes.
 
     Example:
         >>> packed = PackedSmooth(model, num_classes=10, sigma=0.5, batch_size=1000)
@@ -74,175 +100,188 @@ class PackedSmooth:
     """
 
     def __init__(self, base_model: nn.Module, num_classes: int, sigma: float, batch_size: int = 1000,
-                 *, pack: bool = True, max_pending: int = 256) -> None:
-        if batch_size < 1:
-            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+                 *, pack: bool = True, max_pending: int | None = None) -> None:
+        """``max_pending``: inputs in flight (default: chosen per procedure); ``pack=False``: one at a time."""
+        if not isinstance(batch_size, int) or batch_size < 1:
+            raise ValueError(f"batch_size must be an int >= 1, got {batch_size!r}")
         Smooth(base_model, num_classes, sigma)  # validates sigma and num_classes as the plain path does
-        self.base_model, self.num_classes, self.sigma = base_model, num_classes, float(sigma)
+        self.base_model, self.num_classes, self.sigma = base_model, int(num_classes), float(sigma)
         self.batch_size = batch_size
         self.pack = pack
-        self.max_pending = max(1, max_pending)
-        self._safe: dict[int, bool] = {}
+        self.max_pending = max_pending
         self._position_free: bool | None = None
         self.forward_passes = 0
+        self.synchronisations = 0
 
-    def certify(self, items: Iterable[tuple[torch.Tensor, torch.Generator | None]], n0: int, n: int,
-                alpha: float) -> Iterator[Certificate]:
+    # -- the procedures ---------------------------------------------------------------------------------
+
+    def certify(self, items: Iterable[Item], n0: int, n: int, alpha: float) -> Iterator[Certificate]:
         """CERTIFY each ``(x, generator)``: the certificates :meth:`Smooth.certify` gives, in order."""
-        for votes in self.sample_counts(items, (n0, n)):
-            selection, estimation = votes[0], votes[1]
-            c_hat = int(selection.argmax())  # as Smooth.certify: the selection samples choose the class
-            count = int(estimation[c_hat])
-            p_lower = stats.clopper_pearson_lower(count, n, alpha)
-            if p_lower < 0.5:
-                yield Certificate(Smooth.ABSTAIN, 0.0, p_lower, count, n)
-            else:
-                yield Certificate(c_hat, stats.certified_radius(p_lower, self.sigma), p_lower, count, n)
+        pending = math.ceil(self.batch_size / n0)
+        return self.run(((x, g, certify_steps(n0, n, alpha, self.sigma)) for x, g in items), pending)
 
-    def predict(self, items: Iterable[tuple[torch.Tensor, torch.Generator | None]], n: int,
-                alpha: float) -> Iterator[int]:
+    def predict(self, items: Iterable[Item], n: int, alpha: float) -> Iterator[int]:
         """PREDICT each ``(x, generator)``: the answers of :meth:`Smooth.predict`, in order."""
-        for votes in self.sample_counts(items, (n,)):
-            top2 = torch.topk(votes[0], 2)
-            c1, c2 = int(top2.values[0]), int(top2.values[1])
-            yield Smooth.ABSTAIN if stats.binomial_pvalue(c1, c2) > alpha else int(top2.indices[0])
+        return self.run(((x, g, predict_steps(n, alpha)) for x, g in items), math.ceil(self.batch_size / n))
 
-    def sample_counts(self, items: Iterable[tuple[torch.Tensor, torch.Generator | None]],
-                      phases: Sequence[int]) -> Iterator[torch.Tensor]:
-        """For each ``(x, generator)``: LongTensor[len(phases), num_classes] on CPU, in order.
+    def sequential(self, items: Iterable[Item], radii: Sequence[float], n0: int, schedule: Schedule,
+                   futility: float = 0.001) -> Iterator[SequentialCertificate]:
+        """Sequential certification of each ``(x, generator)``: :func:`certify_sequential`'s answers, in order."""
+        smallest = min(n0, schedule.looks[0])
+        steps = ((x, g, sequential_steps(self.sigma, radii, n0, schedule, futility)) for x, g in items)
+        return self.run(steps, 4 * math.ceil(self.batch_size / smallest))
 
-        Row ``i`` holds the votes of ``phases[i]`` noisy copies drawn after those of
-        the earlier phases, equal to successive ``Smooth.sample_counts`` calls with
-        this engine's ``batch_size`` and the same generator.
-        """
+    def sample_counts(self, items: Iterable[Item], phases: Sequence[int]) -> Iterator[torch.Tensor]:
+        """For each ``(x, generator)``: LongTensor[len(phases), num_classes], successive draws of each phase."""
         for num in phases:
             if num < 1:
                 raise ValueError(f"sample counts must be >= 1, got {num}")
+        return self.run(((x, g, _phases(phases)) for x, g in items), math.ceil(self.batch_size / min(phases)))
+
+    # -- the one loop -----------------------------------------------------------------------------------
+
+    def run(self, jobs: Iterable[tuple[torch.Tensor, torch.Generator | None, Steps[T]]],
+            max_pending: int | None = None) -> Iterator[T]:
+        """Run each ``(x, generator, steps)`` to its answer; answers in input order."""
+        limit = max(1, self.max_pending or max_pending or 1)
+        source = iter(jobs)
+        active: deque[_Job] = deque()
+        pack: deque[tuple[torch.Tensor, int, _Job]] = deque()
+        state: dict[str, Any] = {"rows": 0, "exhausted": False}
+        counts = bad = None
+        free: list[int] = []
+        was_training = self.base_model.training
         self.base_model.eval()
-        width = len(phases)
-        capacity = (self.max_pending + 2) * width  # slots; the one past the end takes padding rows
-        counts: torch.Tensor | None = None
-        nans: torch.Tensor | None = None
-        free: list[int] = list(range(capacity))[::-1]
-        jobs: deque[_Job] = deque()
-        pack = _Pack()
-        for x, generator in items:
-            if counts is None:
-                counts = torch.zeros(capacity + 1, self.num_classes, dtype=torch.long, device=x.device)
-                nans = torch.zeros(capacity + 1, dtype=torch.long, device=x.device)
-            job = _Job([free.pop() for _ in range(width)])
-            jobs.append(job)
-            for slot, num in zip(job.slots, phases):
-                for size in _chunks(num, self.batch_size):
-                    batch = x.unsqueeze(0).expand(size, *x.shape)
-                    with torch.inference_mode():
-                        noise = torch.randn(batch.shape, generator=generator, device=x.device, dtype=x.dtype)
-                        noisy = batch + noise * self.sigma  # the plain path's expression
-                    if size < self.batch_size and self._packable(x, size):
-                        pack.pieces.append(noisy)
-                        pack.slots.append((slot, size, job))
-                        pack.rows += size
-                        job.unforwarded += size
-                        while pack.rows >= self.batch_size:
-                            self._forward_pack(pack, counts, nans, capacity)
-                    else:
-                        self._forward(noisy, slot, counts, nans)
-            job.drawn = True
-            if len(jobs) > self.max_pending and pack.rows:
-                self._forward_pack(pack, counts, nans, capacity)
-            yield from self._finished(jobs, counts, nans, free)
-        if pack.rows:
-            self._forward_pack(pack, counts, nans, capacity)
-        yield from self._finished(jobs, counts, nans, free)
+        try:
+            while True:
+                while state["rows"] < self.batch_size:  # fill the next pass
+                    job = next((j for j in active if j.chunks), None)
+                    if job is not None:
+                        pack.append(self._draw(job))
+                        state["rows"] += pack[-1][0].shape[0]
+                        continue
+                    if state["exhausted"] or len(active) >= limit:
+                        break
+                    try:
+                        x, generator, steps = next(source)
+                    except StopIteration:
+                        state["exhausted"] = True
+                        break
+                    if counts is None:
+                        limit = limit if self._packable(x) else 1
+                        counts = torch.zeros(limit + 1, self.num_classes, dtype=torch.long, device=x.device)
+                        bad = torch.zeros(limit + 1, dtype=torch.long, device=x.device)
+                        free = list(range(limit))[::-1]
+                    job = _Job(x, generator, steps, free.pop())
+                    active.append(job)
+                    self._advance(job, None)
+                if state["rows"]:
+                    self._forward(pack, state, counts, bad, limit)
+                    continue
+                if not active:
+                    return
+                self._sync(active, counts, bad)
+                while active and active[0].result is not _PENDING:
+                    finished = active.popleft()
+                    free.append(finished.slot)
+                    if isinstance(finished.result, _Failed):
+                        raise finished.result.error
+                    yield finished.result
+                if not active and state["exhausted"]:
+                    return
+        finally:
+            self.base_model.train(was_training)
 
-    # -- internals -------------------------------------------------------------------------------------
+    # -- internals --------------------------------------------------------------------------------------
 
-    def _forward(self, inputs: torch.Tensor, slots: int | torch.Tensor, counts: torch.Tensor,
-                 nans: torch.Tensor) -> None:
-        """One forward pass; its votes go to ``slots`` (one slot for all rows, or one per row)."""
+    def _advance(self, job: _Job, votes: torch.Tensor | None) -> None:
+        """Send ``votes`` (None to start) to the job's steps; queue its next request or keep its answer."""
+        try:
+            request = next(job.steps) if votes is None else job.steps.send(votes)
+        except StopIteration as done:
+            job.result = done.value
+            return
+        job.ask(request)
+        job.chunks.extend(chunk_sizes(request, self.batch_size))
+
+    def _draw(self, job: _Job) -> tuple[torch.Tensor, int, _Job]:
+        size = job.chunks.popleft()
+        x = job.x
         with torch.inference_mode():
-            logits = self.base_model(inputs)
-            check_logits(logits, inputs.shape[0], self.num_classes)
-            votes = logits.argmax(dim=1)
-            nan_rows = (~torch.isfinite(logits)).any(dim=1).long()
-            # index_add_, not bincount: on CUDA bincount reads the maximum back (a synchronisation)
-            if isinstance(slots, int):
-                counts[slots].index_add_(0, votes, torch.ones_like(votes))
-                nans[slots : slots + 1].add_(nan_rows.sum())
-            else:
-                counts.view(-1).index_add_(0, slots * self.num_classes + votes, torch.ones_like(votes))
-                nans.index_add_(0, slots, nan_rows)
-        self.forward_passes += 1
+            noise = torch.randn((size, *x.shape), generator=job.generator, device=x.device, dtype=x.dtype)
+            noisy = x.unsqueeze(0) + noise * self.sigma  # the plain path's expression
+        job.unforwarded += size
+        return noisy, job.slot, job
 
-    def _forward_pack(self, pack: _Pack, counts: torch.Tensor, nans: torch.Tensor, capacity: int) -> None:
-        """Forward the first ``batch_size`` packed rows (padding a short pack), splitting a piece if needed."""
-        take, pieces, slot_ids = self.batch_size, [], []
-        device = pack.pieces[0].device
-        while take > 0 and pack.pieces:
-            piece, (slot, rows, job) = pack.pieces[0], pack.slots[0]
-            used = min(rows, take)
-            pieces.append(piece[:used])
-            slot_ids.append(torch.full((used,), slot, device=device))
+    def _forward(self, pack: deque[tuple[torch.Tensor, int, _Job]], state: dict[str, Any],
+                 counts: torch.Tensor | None, bad: torch.Tensor | None, sink: int) -> None:
+        """One pass of exactly ``batch_size`` rows from the head of the pack (padded); votes into slots."""
+        assert counts is not None and bad is not None
+        take, pieces, slots = self.batch_size, [], []
+        device = pack[0][0].device
+        while take > 0 and pack:
+            rows, slot, job = pack[0]
+            used = min(rows.shape[0], take)
+            pieces.append(rows[:used])
+            slots.append(torch.full((used,), slot, device=device, dtype=torch.long))
             job.unforwarded -= used
             take -= used
-            pack.rows -= used
-            if used == rows:
-                pack.pieces.pop(0)
-                pack.slots.pop(0)
+            state["rows"] -= used
+            if used == rows.shape[0]:
+                pack.popleft()
             else:
-                pack.pieces[0] = piece[used:]
-                pack.slots[0] = (slot, rows - used, job)
-        if take > 0:  # pad to the probed shape; padding rows vote into a slot nobody reads
-            pieces.append(torch.zeros((take, *pieces[0].shape[1:]), dtype=pieces[0].dtype, device=device))
-            slot_ids.append(torch.full((take,), capacity, device=device))
-        self._forward(torch.cat(pieces), torch.cat(slot_ids), counts, nans)
+                pack[0] = (rows[used:], slot, job)
+        if take > 0:  # pad to the one shape; padding rows vote into the sink slot, never read
+            pieces.append(pieces[0].new_zeros((take, *pieces[0].shape[1:])))
+            slots.append(torch.full((take,), sink, device=device, dtype=torch.long))
+        slot_ids = torch.cat(slots)
+        with torch.inference_mode():
+            logits = self.base_model(torch.cat(pieces))
+            not_finite = check_logits(logits, self.batch_size, self.num_classes)
+            votes = logits.argmax(dim=1)
+            counts.view(-1).index_add_(0, slot_ids * self.num_classes + votes, torch.ones_like(votes))
+            bad.index_add_(0, slot_ids, not_finite.long())
+        self.forward_passes += 1
 
-    def _finished(self, jobs: deque[_Job], counts: torch.Tensor | None, nans: torch.Tensor | None,
-                  free: list[int]) -> Iterator[torch.Tensor]:
-        """Votes of the leading jobs whose rows are all forwarded: one synchronisation for all of them."""
-        ready = []
-        for job in jobs:
-            if not (job.drawn and job.unforwarded == 0):
-                break
-            ready.append(job)
-        if not ready or counts is None or nans is None:
-            return
-        slots = torch.tensor([s for job in ready for s in job.slots], device=counts.device)
-        width = len(ready[0].slots)
-        both = torch.cat([counts[slots], nans[slots].view(-1, 1)], dim=1).cpu()  # the synchronisation
+    def _sync(self, active: deque[_Job], counts: torch.Tensor | None, bad: torch.Tensor | None) -> None:
+        """Read back the votes of every job whose request is fully forwarded (one synchronisation)."""
+        assert counts is not None and bad is not None
+        ready = [job for job in active if job.result is _PENDING and not job.chunks and job.unforwarded == 0]
+        slots = torch.tensor([job.slot for job in ready], device=counts.device)
+        both = torch.cat([counts[slots], bad[slots].view(-1, 1)], dim=1).cpu()  # the synchronisation
         counts[slots] = 0
-        nans[slots] = 0
-        for number, job in enumerate(ready):
-            jobs.popleft()
-            free.extend(job.slots)
-            block = both[number * width:(number + 1) * width]
-            for phase in block:  # as the plain path: the first phase with non-finite logits raises
-                raise_if_not_finite(int(phase[-1]), int(phase[:-1].sum()))
-            yield block[:, :-1]
+        bad[slots] = 0
+        self.synchronisations += 1
+        for job, row in zip(ready, both):
+            try:
+                raise_if_not_finite(int(row[-1]), job.requested)
+            except ModelOutputError as exc:  # raised when this input's turn to be answered comes
+                job.result = _Failed(exc)
+                continue
+            self._advance(job, row[:-1])
 
-    def _packable(self, x: torch.Tensor, size: int) -> bool:
-        """Whether rows of a ``size``-row chunk get bit-identical logits inside a full batch (probed once)."""
+    def _packable(self, x: torch.Tensor) -> bool:
+        """Whether a row's logits are independent of its neighbours in a full pass (probed once per engine)."""
         if not self.pack:
             return False
-        if size not in self._safe:
-            self._safe[size] = self._probe(x, size)
-        return self._safe[size]
-
-    def _probe(self, x: torch.Tensor, size: int) -> bool:
-        gen = torch.Generator(device=x.device).manual_seed(_PROBE_SEED)
-        with torch.inference_mode():
-            noise = torch.randn((self.batch_size, *x.shape), generator=gen, device=x.device, dtype=x.dtype)
-            probe = x.unsqueeze(0) + noise * self.sigma
-            full = self.base_model(probe)
-            if self._position_free is None:
+        if self._position_free is None:
+            gen = torch.Generator(device=x.device).manual_seed(_PROBE_SEED)
+            with torch.inference_mode():
+                noise = torch.randn((self.batch_size, *x.shape), generator=gen, device=x.device, dtype=x.dtype)
+                probe = x.unsqueeze(0) + noise * self.sigma
                 shift = max(1, self.batch_size // 3)
+                full = self.base_model(probe)
                 rolled = self.base_model(probe.roll(shift, dims=0))
-                self._position_free = _same(rolled, full.roll(shift, dims=0))
-            if not self._position_free:
-                return False
-            start = self.batch_size - size  # the chunk as the tail of a full batch
-            return _same(self.base_model(probe[start:]), full[start:]) and _same(
-                self.base_model(probe[:size]), full[:size])
+                self._position_free = (isinstance(full, torch.Tensor) and isinstance(rolled, torch.Tensor)
+                                       and _same(rolled, full.roll(shift, dims=0)))
+        return self._position_free
+
+
+def _phases(phases: Sequence[int]) -> Steps[torch.Tensor]:
+    votes = []
+    for num in phases:
+        votes.append((yield num))
+    return torch.stack(votes)
 
 
 def _same(a: torch.Tensor, b: torch.Tensor) -> bool:
@@ -253,8 +292,3 @@ def _same(a: torch.Tensor, b: torch.Tensor) -> bool:
         view = {2: torch.int16, 4: torch.int32, 8: torch.int64}[a.element_size()]
         return bool(torch.equal(a.contiguous().view(view), b.contiguous().view(view)))
     return bool(torch.equal(a, b))
-
-
-def _chunks(num: int, batch_size: int) -> list[int]:
-    """The batch sizes ``Smooth.sample_counts`` draws ``num`` samples in."""
-    return [batch_size] * (num // batch_size) + ([num % batch_size] if num % batch_size else [])

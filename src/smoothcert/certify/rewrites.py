@@ -133,6 +133,12 @@ def tune_allocator() -> bool:
     return _allocator_tuned
 
 
+def set_tf32(enabled: bool) -> None:
+    """TF32 for CUDA matmuls and cuDNN convolutions, on or off (process-wide)."""
+    torch.backends.cuda.matmul.allow_tf32 = enabled
+    torch.backends.cudnn.allow_tf32 = enabled
+
+
 def prepare_model(
     model: nn.Module,
     device: torch.device,
@@ -140,12 +146,16 @@ def prepare_model(
     channels_last: bool = False,
     compile: bool = False,
     autocast: str | None = None,
+    tf32: bool = False,
 ) -> tuple[nn.Module, dict[str, Any]]:
     """A copy of ``model`` in eval mode on ``device``, made fast; and its manifest fields.
 
     With no options the copy computes bit for bit the logits of ``model``
     (see the module docstring). The returned fields are ``{"dtype": ...}``
-    plus ``"channels_last": True`` / ``"compile": True`` when chosen.
+    plus ``"channels_last": True`` / ``"compile": True`` / ``"tf32": True`` when
+    chosen, and on CUDA ``"gpu"``: the device's name. On CUDA, TF32 matmuls and
+    convolutions are switched off process-wide unless ``tf32`` (PyTorch leaves
+    cuDNN's on by default, which would make "float32" in the manifest untrue).
 
     Example:
         >>> fast, fields = prepare_model(model, torch.device("cpu"))
@@ -154,6 +164,13 @@ def prepare_model(
     """
     fast = copy.deepcopy(model).to(device).eval()
     fields: dict[str, Any] = {"dtype": "float32"}
+    if device.type == "cuda":
+        set_tf32(tf32)
+        fields["gpu"] = torch.cuda.get_device_name(device)
+        if tf32:
+            fields["tf32"] = True
+    elif tf32:
+        raise UserError("--tf32 applies to CUDA devices only; drop it, or run with --device cuda")
     if channels_last:
         fast = fast.to(memory_format=torch.channels_last)
         fields["channels_last"] = True

@@ -1,16 +1,24 @@
-"""Arguments shared by ``certify`` and ``predict``, and the manifest they build."""
+"""Arguments shared by ``certify``, ``predict`` and ``attack``; loading what they run on; their manifest."""
 
 from __future__ import annotations
 
 import argparse
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
+from torch import nn
 
 from smoothcert import __version__
-from smoothcert.cli._args import nonnegative_int, positive_float, positive_int, probability
+from smoothcert.certify.rewrites import AUTOCAST_DTYPES, prepare_model, tune_allocator
+from smoothcert.certify.rows import select_indices
+from smoothcert.certify.runner import Examples
+from smoothcert.checkpoints.legacy import sigma_or_error
 from smoothcert.checkpoints.store import checkpoint_path, file_sha256
+from smoothcert.cli._args import nonnegative_int, positive_float, positive_int, probability
+from smoothcert.cli._model import load_model_and_data
+from smoothcert.runtime import distributed
 
 
 def add_common(parser: argparse.ArgumentParser, default_n: int) -> None:
@@ -22,17 +30,63 @@ def add_common(parser: argparse.ArgumentParser, default_n: int) -> None:
     parser.add_argument("--sigma", type=positive_float, help="noise level (default: the checkpoint's training sigma)")
     parser.add_argument("--n", type=positive_int, default=default_n, help=f"noise samples (default {default_n})")
     parser.add_argument("--alpha", type=probability, default=0.001, help="failure probability (default 0.001)")
-    parser.add_argument("--batch-size", type=positive_int, default=1000, help="noisy inputs per forward pass")
+    parser.add_argument("--batch-size", type=positive_int, default=1000,
+                        help="rows of every forward pass (default 1000; the last one padded)")
     parser.add_argument("--skip", type=positive_int, default=1, help="take indices 0, K, 2K, ...")
     parser.add_argument("--max", type=nonnegative_int, default=None, help="certify at most M examples (a count)")
     parser.add_argument("--seed", type=nonnegative_int, default=0, help="noise seed; example idx uses (seed, idx)")
-    parser.add_argument("--device", default="auto", help="auto (default), cpu, cuda, cuda:K")
+    parser.add_argument("--device", default="auto",
+                        help="auto (default), cpu, cuda, cuda:K (under torchrun: rank r uses cuda:K+r)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    group = parser.add_argument_group("speed and numerics (docs/benchmarks.md)")
+    group.add_argument("--engine", choices=["packed", "plain"], default="packed",
+                       help="packed (default): several examples' noise samples share forward passes, same results; "
+                            "plain: one example at a time")
+    group.add_argument("--channels-last", action="store_true",
+                       help="opt-in: run the whole model channels-last (faster convolutions, other roundings; "
+                            "recorded in the manifest)")
+    group.add_argument("--compile", action="store_true", help="opt-in: torch.compile the model (recorded)")
+    group.add_argument("--autocast", choices=sorted(AUTOCAST_DTYPES),
+                       help="opt-in: run the model under autocast in this dtype (recorded as the manifest's dtype)")
+    group.add_argument("--tf32", action="store_true",
+                       help="opt-in on CUDA: TF32 matmuls and convolutions (off by default; recorded)")
+
+
+@dataclass
+class Prepared:
+    """What a certifying command runs on: the checkpoint, the model as it runs, the examples, the manifest."""
+
+    ckpt: dict[str, Any]
+    model: nn.Module
+    fast: nn.Module
+    num_classes: int
+    sigma: float
+    device: torch.device
+    examples: Examples
+    indices: list[int]
+    manifest: dict[str, Any]
+    ctx: distributed.Context
+
+
+def prepare(args: argparse.Namespace) -> Prepared:
+    """Load the checkpoint and dataset, make the model fast (exact rewrites, opt-ins), and build the manifest."""
+    ctx = distributed.from_env()
+    ckpt, model, data, device = load_model_and_data(args.checkpoint, args.dataset, args.split, args.data_dir,
+                                                    distributed.device_name(args.device, ctx))
+    sigma = sigma_or_error(ckpt, args.sigma)
+    if device.type == "cpu":
+        tune_allocator()
+    fast, fields = prepare_model(model, device, channels_last=args.channels_last, compile=args.compile,
+                                 autocast=args.autocast, tf32=args.tf32)
+    manifest = {**base_manifest(args, ckpt, data.info.name, sigma, device), **fields}
+    return Prepared(ckpt, model, fast, data.info.num_classes, sigma, device,
+                    Examples(data.images, data.labels, device, args.seed),
+                    select_indices(len(data), args.skip, args.max), manifest, ctx)
 
 
 def base_manifest(args: argparse.Namespace, ckpt: dict[str, Any], dataset: str, sigma: float,
                   device: torch.device) -> dict[str, Any]:
-    """The fields shared by every certification manifest."""
+    """The fields shared by every certification manifest (the index set included: split, skip, max)."""
     path = checkpoint_path(args.checkpoint)
     return {
         "command": args.command,
@@ -43,6 +97,8 @@ def base_manifest(args: argparse.Namespace, ckpt: dict[str, Any], dataset: str, 
         "train_sigma": None if ckpt["sigma"] is None else float(ckpt["sigma"]),
         "dataset": dataset,
         "split": args.split,
+        "skip": args.skip,
+        "max": args.max,
         "sigma": sigma,
         "n": args.n,
         "alpha": args.alpha,

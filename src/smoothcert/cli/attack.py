@@ -32,24 +32,16 @@ import csv
 import dataclasses
 import json
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 
 from smoothcert.attacks import ATTACKS, SmoothAttack
-from smoothcert.certify.rows import example_generator, run_rows, select_indices
 from smoothcert.cli._args import nonnegative_float, positive_int
-from smoothcert.cli._certify_args import add_common, base_manifest
-from smoothcert.cli._model import load_model_and_data
+from smoothcert.cli._certify_args import add_common, prepare
 from smoothcert.cli._warnings import warn_futile
-from smoothcert.checkpoints.legacy import sigma_or_error
 from smoothcert.errors import UserError
-from smoothcert.smooth import Smooth
-
-_ATTACK_STREAM = 0xA77AC  # separates the attack's noise stream from PREDICT's
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -64,57 +56,34 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="gradient-free attack direction from the noise draws (needs --num-noise >= 2)")
 
 
-def column_names(eps: list[float]) -> list[str]:
-    """The TSV header for the radii ``eps``."""
-    columns = ["idx", "label"]
-    for e in eps:
-        columns += [f"predict_eps{float(e)}", f"correct_eps{float(e)}"]
-    return columns + ["time"]
-
-
-def attack_generator(seed: int, idx: int, device: torch.device) -> torch.Generator:
-    """The attack-noise generator of example ``idx``, independent of PREDICT's."""
-    state = np.random.SeedSequence([seed, idx, _ATTACK_STREAM]).generate_state(2, dtype=np.uint32)
-    value = (int(state[0]) << 31 | int(state[1]) >> 1) & (2**63 - 1)
-    return torch.Generator(device=device).manual_seed(value)
-
-
 def run(args: argparse.Namespace) -> int:
+    from smoothcert.certify.runner import AttackMode, run_mode
+    from smoothcert.certify.seeds import attack_generator
+
     eps = [float(e) for e in args.eps]
     if len(set(eps)) != len(eps):
         raise UserError(f"--eps lists a radius twice ({' '.join(map(str, args.eps))}); give each radius once")
     if args.no_grad_attack and args.num_noise < 2:
         raise UserError("--no-grad-attack estimates the gradient from the noise draws; use --num-noise >= 2")
-    ckpt, model, data, device = load_model_and_data(args.checkpoint, args.dataset, args.split, args.data_dir, args.device)
-    sigma = sigma_or_error(ckpt, args.sigma)
-    warn_futile(args.n, args.alpha, sigma, (), procedure="predict")
-    smooth = Smooth(model, data.info.num_classes, sigma)
-    attacks = {e: ATTACKS[args.attack](eps=e, sigma=sigma, num_steps=args.num_steps, num_noise=args.num_noise,
+    run_ = prepare(args)
+    if run_.ctx.is_main:
+        warn_futile(args.n, args.alpha, run_.sigma, (), procedure="predict")
+    attacks = {e: ATTACKS[args.attack](eps=e, sigma=run_.sigma, num_steps=args.num_steps, num_noise=args.num_noise,
                                        no_grad=args.no_grad_attack) for e in eps}
-    manifest = {
-        **base_manifest(args, ckpt, data.info.name, sigma, device),
-        "eps": eps, "attack": args.attack, "num_steps": args.num_steps, "num_noise": args.num_noise,
-        "no_grad_attack": args.no_grad_attack, "attack_options": _options(attacks[eps[0]]),
-    }
-    columns = column_names(eps)
+    run_.manifest.update(eps=eps, attack=args.attack, num_steps=args.num_steps, num_noise=args.num_noise,
+                         no_grad_attack=args.no_grad_attack, attack_options=_options(attacks[eps[0]]))
+    model, device, seed = run_.model, run_.device, args.seed
 
-    def compute(idx: int) -> dict[str, Any]:
-        began = time.perf_counter()
-        x = data.images[idx].to(device)
-        label = int(data.labels[idx])
-        row: dict[str, Any] = {"idx": idx, "label": label}
-        for e in eps:
-            x_adv = _attack_one(attacks[e], model, x, label, attack_generator(args.seed, idx, device))
-            prediction = smooth.predict(x_adv, args.n, args.alpha, args.batch_size,
-                                        example_generator(args.seed, idx, device))
-            row[f"predict_eps{e}"] = prediction
-            row[f"correct_eps{e}"] = int(prediction == label)
-        row["time"] = round(time.perf_counter() - began, 6)
-        return row
+    def attack(x: torch.Tensor, label: int, idx: int, e: float) -> torch.Tensor:
+        y = torch.tensor([label], device=x.device)
+        return attacks[e].attack(model, x.unsqueeze(0), y, generator=attack_generator(seed, idx, device))[0]
 
-    indices = select_indices(len(data), args.skip, args.max)
-    out = run_rows(args.out, manifest, columns, indices, compute, desc="attack", quiet=args.quiet)
-    _print_summary(out, eps)
+    out = run_mode(out=args.out, manifest=run_.manifest, mode=AttackMode(eps, args.n, args.alpha, attack),
+                   model=run_.fast, num_classes=run_.num_classes, sigma=run_.sigma, examples=run_.examples,
+                   indices=run_.indices, batch_size=args.batch_size, pack=args.engine == "packed", desc="attack",
+                   quiet=args.quiet)
+    if run_.ctx.is_main:
+        _print_summary(out, eps)
     return 0
 
 
@@ -122,12 +91,6 @@ def _options(attack: SmoothAttack) -> dict[str, Any]:
     """The attack's settings but eps, as they read back from the JSON manifest."""
     options = {k: v for k, v in dataclasses.asdict(attack).items() if k != "eps"}
     return json.loads(json.dumps(options))
-
-
-def _attack_one(attack: SmoothAttack, model: torch.nn.Module, x: torch.Tensor, label: int,
-                generator: torch.Generator) -> torch.Tensor:
-    y = torch.tensor([label], device=x.device)
-    return attack.attack(model, x.unsqueeze(0), y, generator=generator)[0]
 
 
 def _print_summary(out: Path, eps: list[float]) -> None:

@@ -27,6 +27,7 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 import torch
@@ -66,10 +67,26 @@ def from_env() -> Context:
 
 
 def device_name(name: str, ctx: Context) -> str:
-    """Under torchrun, ``auto``/``cuda`` mean this rank's GPU, ``cuda:LOCAL_RANK``."""
-    if ctx.distributed and torch.cuda.is_available() and name in ("auto", "cuda"):
-        return f"cuda:{ctx.local_rank}"
-    return name
+    """Under torchrun each rank takes its own GPU: ``auto``/``cuda`` -> ``cuda:LOCAL_RANK``, ``cuda:N`` ->
+    ``cuda:(N + LOCAL_RANK)`` (N is the first GPU of the node's ranks, so ``cuda:2`` with two ranks uses 2 and 3).
+
+    A single process keeps ``name`` as given.
+    """
+    if not ctx.distributed or not name.startswith(("auto", "cuda")):
+        return name
+    if name == "auto" and not torch.cuda.is_available():
+        return name
+    first = 0
+    if name.startswith("cuda:"):
+        try:
+            first = int(name[len("cuda:"):])
+        except ValueError:
+            return name  # resolve_device explains the mistake
+    index = first + ctx.local_rank
+    if torch.cuda.is_available() and index >= torch.cuda.device_count():
+        raise UserError(f"--device {name} with {ctx.world_size} ranks needs GPU {index} on rank {ctx.rank}, but "
+                        f"this node has {torch.cuda.device_count()}; use --device cuda (GPUs 0..K-1) or fewer ranks")
+    return f"cuda:{index}"
 
 
 def init(device: torch.device) -> Context:
@@ -79,6 +96,24 @@ def init(device: torch.device) -> Context:
         if device.type == "cuda":
             torch.cuda.set_device(device)
         dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+    return ctx
+
+
+COORDINATION_TIMEOUT = timedelta(days=7)
+
+
+def init_coordination() -> Context:
+    """Join a gloo process group for coordination only (barriers, small objects), whatever the device.
+
+    Certification exchanges no tensors between ranks, only which indices are
+    done and whether a manifest was refused, so it needs no NCCL; and its
+    shards can take very different times (sequential certification stops early
+    on some inputs), which an NCCL barrier's watchdog would abort after its
+    timeout. This group waits up to :data:`COORDINATION_TIMEOUT`.
+    """
+    ctx = from_env()
+    if ctx.distributed and not dist.is_initialized():
+        dist.init_process_group("gloo", timeout=COORDINATION_TIMEOUT)
     return ctx
 
 
