@@ -36,3 +36,37 @@ def test_opt_ins_are_recorded_and_a_rerun_without_them_is_refused(digits_run: Pa
     before = out.read_bytes()
     assert main(["certify", str(digits_run), "--out", str(out), *CERTIFY]) == 2
     assert "other settings" in capsys.readouterr().err and out.read_bytes() == before
+
+
+def test_a_rerun_with_another_index_set_is_refused_and_a_larger_max_continues(digits_run: Path, tmp_path: Path,
+                                                                             capsys) -> None:
+    """skip/max/split are part of what a rerun must match: two samplings never mix in one file."""
+    out = tmp_path / "c.tsv"
+    fast = ["--n0", "10", "--n", "100", "--batch-size", "64", "--quiet"]
+    assert main(["certify", str(digits_run), "--out", str(out), "--skip", "10", "--max", "4", *fast]) == 0
+    before = out.read_bytes()
+    for other in (["--skip", "5", "--max", "4"], ["--skip", "10", "--max", "2"], ["--skip", "10", "--max", "4",
+                                                                                   "--split", "train"]):
+        assert main(["certify", str(digits_run), "--out", str(out), *other, *fast]) == 2
+        assert "other settings" in capsys.readouterr().err and out.read_bytes() == before
+    assert main(["certify", str(digits_run), "--out", str(out), "--skip", "10", "--max", "6", *fast]) == 0
+    assert [line.split("\t")[0] for line in out.read_text().splitlines()[1:]] == ["0", "10", "20", "30", "40", "50"]
+    assert json.loads(Path(str(out) + ".json").read_text())["max"] == 6
+    assert out.read_bytes().startswith(before)  # the first rows were kept, not recomputed
+
+
+def test_a_file_with_rows_outside_the_index_set_is_refused(tmp_path: Path) -> None:
+    """Even under an equal manifest (a dataset that changed size, say), rows of other indices are refused."""
+    import pytest
+
+    from smoothcert.certify.rows import open_results, per_index, run_rows
+    from smoothcert.errors import UserError
+
+    out, columns, manifest = tmp_path / "p.tsv", ["idx", "label", "predict", "correct", "time"], {"n": 1}
+    row = per_index(lambda i: {"idx": i, "label": 0, "predict": 0, "correct": 1, "time": 0.0})
+    run_rows(out, manifest, columns, [0, 7, 14], row, quiet=True)
+    before = out.read_bytes()
+    with pytest.raises(UserError, match=r"indices this run would not certify \(e.g. 7\)"):
+        open_results(out, manifest, columns, [0, 5, 10, 15])
+    assert out.read_bytes() == before
+    assert open_results(out, manifest, columns, [0, 7, 14, 21]) == {0, 7, 14}

@@ -99,3 +99,23 @@ def test_sequential_futility_only_changes_samples_spent(digits_run: Path, tmp_pa
     assert all(int(b[6]) <= int(a[6]) and float(b[3]) <= float(a[3]) for a, b in zip(strict, loose, strict=True))
     assert sum(int(b[6]) for b in loose) < sum(int(a[6]) for a in strict)  # it did stop sooner somewhere
     assert json.loads((tmp_path / "loose.tsv.json").read_text())["futility"] == 0.3
+
+
+SHARDED_MODES = {
+    "sequential": ["certify", "--mode", "sequential", "--radii", "0.25", "0.5", "--n0", "20", "--n", "2000",
+                   "--batch-size", "128"],
+    "predict": ["predict", "--n", "200", "--batch-size", "128", "--alpha", "0.01"],
+    "attack": ["attack", "--eps", "0.25", "--n", "200", "--batch-size", "128", "--num-steps", "2", "--num-noise", "4"],
+}
+
+
+@pytest.mark.parametrize("mode", list(SHARDED_MODES))
+def test_every_mode_shards_into_the_single_process_rows(mode: str, digits_run: Path, tmp_path: Path) -> None:
+    """Two ranks write one file whose rows (all but time) are those of one process; nothing else is left."""
+    name, *flags = SHARDED_MODES[mode]
+    single, sharded = tmp_path / "single.tsv", tmp_path / "sharded.tsv"
+    assert main([name, str(digits_run), "--out", str(single), "--max", "7", "--quiet", *flags]) == 0
+    torchrun(name, str(digits_run), "--out", str(sharded), "--max", "7", "--quiet", *flags, cwd=tmp_path)
+    assert _rows(sharded) == _rows(single)
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith("sharded")) == [
+        "sharded.tsv", "sharded.tsv.json"]

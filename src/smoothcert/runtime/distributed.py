@@ -228,6 +228,31 @@ def gather_rng_states(ctx: Context) -> list[torch.Tensor]:
     return states
 
 
+def gather_cuda_rng_states(ctx: Context, device: torch.device) -> list[torch.Tensor] | None:
+    """Every rank's CUDA RNG state on its device, in rank order; None when training is not on CUDA.
+
+    Training noise drawn on a GPU comes from that device's generator, not the
+    CPU one: without its state a resumed run would restart the noise stream.
+    """
+    if device.type != "cuda":
+        return None
+    state = torch.cuda.get_rng_state(device)
+    if not ctx.distributed:
+        return [state]
+    states: list[Any] = [None] * ctx.world_size
+    dist.all_gather_object(states, state)
+    return states
+
+
+def restore_cuda_rng_state(state: dict[str, Any], ctx: Context, device: torch.device) -> bool:
+    """Restore this rank's CUDA RNG state when the checkpoint holds one per rank; whether it did."""
+    states = state.get("cuda_rng_states")
+    if device.type != "cuda" or states is None or len(states) != ctx.world_size:
+        return False
+    torch.cuda.set_rng_state(states[ctx.rank], device)
+    return True
+
+
 def restore_rng_state(state: dict[str, Any], ctx: Context, seed: int, epoch: int) -> None:
     """Restore this rank's RNG state from a checkpoint.
 

@@ -169,6 +169,7 @@ def train(config: dict[str, Any], out_dir: str | Path, resume: bool = False, qui
         scheduler.load_state_dict(state["scheduler"])
         start_epoch = int(state["epoch"])
         distributed.restore_rng_state(state, ctx, config["seed"], start_epoch)
+        distributed.restore_cuda_rng_state(state, ctx, device)
     if ctx.is_main:  # rank 0 alone writes
         for written in (ckpt_file, out / CONFIG_NAME):  # a kill inside their atomic write left a temporary
             remove_leftover_temporaries(written)
@@ -211,6 +212,7 @@ def train(config: dict[str, Any], out_dir: str | Path, resume: bool = False, qui
         row: dict[str, Any] = {"epoch": epoch + 1, "lr": lr}
         row.update(distributed.mean_over_ranks({k: v / max(steps, 1) for k, v in sums.items()}, ctx, device))
         rng_states = distributed.gather_rng_states(ctx)
+        cuda_states = distributed.gather_cuda_rng_states(ctx, device)
         if not ctx.is_main:
             continue
         if test_data is not None:
@@ -221,6 +223,7 @@ def train(config: dict[str, Any], out_dir: str | Path, resume: bool = False, qui
             **meta, "epoch": epoch + 1, "state_dict": model.state_dict(), "optimizer": optimizer.state_dict(),
             "scheduler": scheduler.state_dict(), "rng_state": rng_states[0],
             **({"rng_states": rng_states} if ctx.distributed else {}),
+            **({"cuda_rng_states": cuda_states} if cuda_states is not None else {}),
         })
         every = max(config["epochs"] // 10, 1)  # about ten epoch lines per run
         if not quiet and ((epoch + 1) % every == 0 or epoch + 1 == config["epochs"]):
