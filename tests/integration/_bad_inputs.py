@@ -126,6 +126,9 @@ CASES = [
          "was not loaded", "test_batch whose pickle would run code"),
     Case("cifar-wrong-shape", _certify("ckpt/good.pt", "--dataset", "cifar10", "--data-dir", "cifar/shape"),
          "must be a uint8 array", "rows of 100 bytes, not 3072"),
+    Case("download-unknown", ["download", "imagenet"], "cannot download", "a dataset that is not downloadable"),
+    Case("download-other-file", ["download", "mnist", "--data-dir", "mnist/mine"], "left as it is",
+         "a file there that is not the published one"),
     # outputs
     Case("out-under-file", _certify("ckpt/good.pt", out="text.txt/out.tsv"), "cannot write", "--out under a file"),
     Case("out-in-proc", _certify("ckpt/good.pt", out="/proc/smoothcert.tsv"), "cannot write", "--out in /proc"),
@@ -220,6 +223,8 @@ def _checkpoints(ckpt: Path) -> None:
 def _mnist(root: Path) -> None:
     images, labels = write_mnist(root / "good")
     (root / "empty").mkdir()
+    (root / "mine").mkdir()
+    (root / "mine" / "train-images-idx3-ubyte.gz").write_bytes(b"my own file, not MNIST")
     write_mnist(root / "trunc", compress=False)
     trunc = root / "trunc" / "t10k-images-idx3-ubyte"
     trunc.write_bytes(trunc.read_bytes()[:1000])

@@ -15,7 +15,8 @@ from typing import NoReturn
 from smoothcert import __version__
 from smoothcert.errors import UserError
 
-SUBCOMMANDS = ("train", "certify", "predict", "attack", "analyze", "budget", "margins", "report", "reproduce", "convert", "demo")
+SUBCOMMANDS = ("train", "certify", "predict", "attack", "analyze", "budget", "margins", "report", "reproduce", "convert", "demo",
+               "download")
 
 
 class _Parser(argparse.ArgumentParser):

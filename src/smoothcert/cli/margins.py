@@ -17,7 +17,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("checkpoints", nargs="+", metavar="CKPT",
                         help="checkpoint files or run directories (several: one histogram each)")
     parser.add_argument("--dataset", help="dataset name (default: each checkpoint's)")
-    parser.add_argument("--data-dir", help="directory of the dataset's files")
+    parser.add_argument("--data-dir", help="directory of the dataset's files (default: see docs/data.md)")
+    parser.add_argument("--download", action="store_true", help="fetch the dataset (mnist, cifar10) if missing")
     parser.add_argument("--split", default="test", choices=["train", "test"])
     parser.add_argument("--out", required=True, metavar="FILE.tsv",
                         help="margins TSV to write (refused if it exists); FILE.tsv.json holds the settings")
@@ -84,7 +85,7 @@ def run(args: argparse.Namespace) -> int:
     tables, models = {}, []
     for ckpt_arg, name in zip(args.checkpoints, names):
         ckpt, model, data, device = load_model_and_data(ckpt_arg, args.dataset, args.split, args.data_dir,
-                                                        args.device)
+                                                        args.device, download=args.download)
         sigma = args.sigma if args.sigma is not None else float(ckpt["sigma"])
         attack = None
         if not args.no_attack:

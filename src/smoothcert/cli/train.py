@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+from pathlib import Path
+from typing import Any
 
 from smoothcert.cli._args import nonnegative_int, positive_float, positive_int
+from smoothcert.data.locations import resolve_data_dir
+from smoothcert.errors import UserError
 from smoothcert.runtime import distributed
-from smoothcert.train.config import resolve_config
+from smoothcert.train.config import load_yaml, resolve_config
 from smoothcert.train.trainer import train
 
 
@@ -23,7 +28,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--optimizer", choices=["sgd", "adam"])
     parser.add_argument("--seed", type=nonnegative_int)
     parser.add_argument("--device", help="auto (default), cpu, cuda, cuda:K")
-    parser.add_argument("--data-dir", help="directory of the dataset's files (mnist, cifar10, ...)")
+    parser.add_argument("--data-dir", help="directory of the dataset's files (default: see docs/data.md)")
+    parser.add_argument("--download", action="store_true",
+                        help="fetch the dataset (mnist, cifar10) if no place holds it; checksums verified")
     parser.add_argument("--config", help="YAML recipe, e.g. configs/digits/gaussian_0.25.yaml")
     parser.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
     parser.add_argument("--quiet", action="store_true", help="no progress bars or epoch lines")
@@ -37,8 +44,22 @@ def run(args: argparse.Namespace) -> int:
         "seed": args.seed, "device": args.device, "data_dir": args.data_dir,
     }
     config = resolve_config(args.config, flags, args.overrides)
+    config["data_dir"] = _data_dir(config, args)
     with distributed.leaving_group_after():  # under torchrun (docs/distributed.md); a no-op otherwise
         path = train(config, args.out, resume=args.resume, quiet=args.quiet)
     if distributed.from_env().is_main:
         print(f"wrote {path}", file=sys.stderr)
     return 0
+
+
+def _data_dir(config: dict[str, Any], args: argparse.Namespace) -> str | None:
+    """The directory training reads, recorded (absolute) in the run's config so that certify finds it again."""
+    recorded = None
+    if args.resume and (Path(args.out) / "config.yaml").is_file():
+        try:
+            recorded = load_yaml(Path(args.out) / "config.yaml").get("data_dir")
+        except UserError:
+            recorded = None  # the trainer reports a broken run directory
+    quiet = args.quiet or not distributed.from_env().is_main
+    found = resolve_data_dir(str(config["dataset"]), config["data_dir"], recorded, download=args.download, quiet=quiet)
+    return os.path.abspath(found) if found is not None else config["data_dir"]

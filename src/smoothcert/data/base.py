@@ -14,6 +14,7 @@ import torch
 from torch.utils.data import Dataset
 
 from smoothcert._registry import Registry
+from smoothcert.data.locations import FileLayout, register_layout
 from smoothcert.errors import UserError
 
 SPLITS = ("train", "test")
@@ -61,12 +62,18 @@ _LOADERS: Registry[Loader] = Registry("dataset")
 _INFOS: dict[str, DatasetInfo] = {}
 
 
-def register_dataset(info: DatasetInfo) -> Callable[[Loader], Loader]:
-    """Decorator registering a loader ``(split, data_dir) -> TensorData`` under ``info.name``."""
+def register_dataset(info: DatasetInfo, layout: FileLayout | None = None) -> Callable[[Loader], Loader]:
+    """Decorator registering a loader ``(split, data_dir) -> TensorData`` under ``info.name``.
+
+    ``layout`` says which files make a directory hold the dataset, for
+    :func:`smoothcert.data.locations.resolve_data_dir` (None: it reads no files).
+    """
 
     def decorator(fn: Loader) -> Loader:
         _LOADERS.register(info.name)(fn)
         _INFOS[info.name] = info
+        if layout is not None:
+            register_layout(info.name, layout)
         return fn
 
     return decorator
@@ -74,6 +81,9 @@ def register_dataset(info: DatasetInfo) -> Callable[[Loader], Loader]:
 
 def create_dataset(name: str, split: str = "train", data_dir: str | Path | None = None) -> TensorData:
     """Load the ``split`` ("train" or "test") of dataset ``name``.
+
+    ``data_dir`` None looks for the files where
+    :func:`smoothcert.data.locations.resolve_data_dir` says.
 
     Example:
         >>> test = create_dataset("digits", "test")

@@ -1,7 +1,9 @@
 """CIFAR-10 from its python batches (``cifar-10-batches-py``), read without running code.
 
 The directory is ``--data-dir`` or its ``cifar-10-batches-py`` subdirectory,
-else ``$SMOOTHCERT_DATA_DIR/cifar10``, else ``../shared/data/cifar10``. It holds
+else the first that holds the files among ``$SMOOTHCERT_DATA_DIR/cifar10`` and
+the user cache (:mod:`smoothcert.data.locations`; ``smoothcert download
+cifar10`` fetches and unpacks ``cifar-10-python.tar.gz`` there). It holds
 ``data_batch_1`` .. ``data_batch_5`` (train, 50,000 images) and ``test_batch``
 (10,000), each a pickled dict with ``data`` (uint8 array N x 3072, channel-major
 32x32 RGB) and ``labels`` (N ints in 0..9). The pickles are read with a
@@ -17,7 +19,6 @@ the original randomized-smoothing code (Cohen et al. 2019): mean (0.4914,
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
@@ -26,21 +27,28 @@ import torch
 from smoothcert.data._safe_pickle import UnsafePickleError, load_numpy_pickle
 from smoothcert.data.augment import random_crop_flip
 from smoothcert.data.base import DatasetInfo, TensorData, register_dataset
+from smoothcert.data.locations import FileLayout, resolve_data_dir
 from smoothcert.errors import UserError
 
 INFO = DatasetInfo("cifar10", 10, (3, 32, 32), mean=(0.4914, 0.4822, 0.4465), std=(0.2023, 0.1994, 0.2010))
 SUBDIR = "cifar-10-batches-py"
 FILES = {"train": tuple(f"data_batch_{i}" for i in range(1, 6)), "test": ("test_batch",)}
-_DOWNLOAD = "download and extract https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"
+_DOWNLOAD = "run `smoothcert download cifar10 --data-dir DIR`"
 
 
-def _directory(data_dir: Path | None) -> Path:
-    if data_dir is None:
-        env = os.environ.get("SMOOTHCERT_DATA_DIR")
-        data_dir = Path(env) / "cifar10" if env else Path("../shared/data/cifar10")
+def _directory(data_dir: Path) -> Path:
     if not (data_dir / FILES["test"][0]).is_file() and (data_dir / SUBDIR).is_dir():
         return data_dir / SUBDIR
     return data_dir
+
+
+def _missing(data_dir: Path, split: str | None) -> list[str]:
+    names = FILES[split] if split is not None else FILES["train"] + FILES["test"]
+    folder = _directory(data_dir)
+    return [name for name in names if not (folder / name).is_file()]
+
+
+LAYOUT = FileLayout(_missing, f"{SUBDIR}/ (data_batch_1..5, test_batch)")
 
 
 def read_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:
@@ -66,10 +74,12 @@ def read_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:
     return data.reshape(-1, 3, 32, 32), np.asarray(labels, dtype=np.int64)
 
 
-@register_dataset(INFO)
+@register_dataset(INFO, LAYOUT)
 def load(split: str, data_dir: Path | None = None) -> TensorData:
     """The CIFAR-10 ``split``; the train split augments each batch (crop + flip) in training."""
-    directory = _directory(data_dir)
+    found = resolve_data_dir(INFO.name, data_dir, split=split)
+    assert found is not None
+    directory = _directory(found)
     if not directory.is_dir():
         raise UserError(f"CIFAR-10 directory {directory} does not exist; pass --data-dir DIR ({_DOWNLOAD})")
     parts = [read_batch(directory / name) for name in FILES[split]]

@@ -8,9 +8,10 @@ extension. Images are converted to RGB and transformed as in the papers (see
 :mod:`smoothcert.data._image_transforms`): the train split with a random
 resized crop and flip, the test split with resize 256 and centre crop 224.
 
-``imagenet`` reads ``--data-dir``, else ``$SMOOTHCERT_DATA_DIR/imagenet``, else
-``$IMAGENET_DIR`` (the original code's variable), else ``../shared/data/imagenet``,
-and insists on 1,000 classes. ``imagefolder`` needs ``--data-dir`` and takes the
+``imagenet`` reads ``--data-dir``, else the first that holds the split among
+``$SMOOTHCERT_DATA_DIR/imagenet``, ``$IMAGENET_DIR`` (the original code's
+variable) and the user cache (:mod:`smoothcert.data.locations`), and insists on
+1,000 classes. ``imagefolder`` needs ``--data-dir`` and takes the
 number of classes from the folder.
 
 The dataset holds only file names: ``data[i]`` decodes one image, and
@@ -31,6 +32,7 @@ from torch.utils.data import Dataset
 
 from smoothcert.data import _image_transforms as T
 from smoothcert.data.base import DatasetInfo, register_dataset
+from smoothcert.data.locations import FileLayout, resolve_data_dir
 from smoothcert.errors import UserError
 
 EXTENSIONS = (".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".pgm", ".tif", ".tiff", ".webp")
@@ -133,20 +135,23 @@ def _transform(split: str) -> Callable[[Image.Image], torch.Tensor]:
     return T.train_transform if split == "train" else T.test_transform
 
 
-def _imagenet_dir(data_dir: Path | None) -> Path:
-    if data_dir is not None:
-        return data_dir
-    if os.environ.get("SMOOTHCERT_DATA_DIR"):
-        return Path(os.environ["SMOOTHCERT_DATA_DIR"]) / "imagenet"
-    if os.environ.get("IMAGENET_DIR"):
-        return Path(os.environ["IMAGENET_DIR"])
-    return Path("../shared/data/imagenet")
+def _missing(root: Path, split: str | None) -> list[str]:
+    splits = (split,) if split is not None else ("train", "test")
+    names = {"train": ("train",), "test": ("val", "test")}
+    return [" or ".join(f"{n}/" for n in names[s]) for s in splits if not any((root / n).is_dir() for n in names[s])]
 
 
-@register_dataset(IMAGENET)
+_FOLDERS = "train/<class>/ and val/<class>/ image folders"
+IMAGENET_LAYOUT = FileLayout(_missing, _FOLDERS, env=("IMAGENET_DIR",),
+                             obtain="get ILSVRC-2012 from image-net.org and pass its folder as --data-dir")
+IMAGEFOLDER_LAYOUT = FileLayout(_missing, _FOLDERS, search=False, obtain="pass the folder holding them as --data-dir")
+
+
+@register_dataset(IMAGENET, IMAGENET_LAYOUT)
 def load_imagenet(split: str, data_dir: Path | None = None) -> ImageFolderData:
     """ImageNet (ILSVRC-2012) train or val folders; exactly 1,000 classes."""
-    root = _imagenet_dir(data_dir)
+    root = resolve_data_dir(IMAGENET.name, data_dir, split=split)
+    assert root is not None
     files, labels, classes = scan(root, split)
     if len(classes) != IMAGENET.num_classes:
         raise UserError(f"{root} has {len(classes)} class folders, ImageNet has 1000; "
@@ -154,10 +159,10 @@ def load_imagenet(split: str, data_dir: Path | None = None) -> ImageFolderData:
     return ImageFolderData(files, labels, IMAGENET, _transform(split))
 
 
-@register_dataset(IMAGEFOLDER)
+@register_dataset(IMAGEFOLDER, IMAGEFOLDER_LAYOUT)
 def load_imagefolder(split: str, data_dir: Path | None = None) -> ImageFolderData:
     """Any ``train/<class>/`` + ``val/<class>/`` image collection under ``--data-dir``."""
-    if data_dir is None:
-        raise UserError("dataset imagefolder needs --data-dir DIR holding train/<class>/ and val/<class>/")
-    files, labels, classes = scan(data_dir, split)
+    root = resolve_data_dir(IMAGEFOLDER.name, data_dir, split=split)
+    assert root is not None
+    files, labels, classes = scan(root, split)
     return ImageFolderData(files, labels, replace(IMAGEFOLDER, num_classes=len(classes)), _transform(split))

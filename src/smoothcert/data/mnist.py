@@ -1,12 +1,13 @@
 """MNIST from its four IDX files (``.gz`` or decompressed) in ``--data-dir``.
 
 Images are 28x28 uint8 scaled to [0, 1], shape (1, 28, 28). The directory is
-``data_dir``, else ``$SMOOTHCERT_DATA_DIR/mnist``, else ``../shared/data/mnist``.
+``data_dir``, else the first that holds the files among
+``$SMOOTHCERT_DATA_DIR/mnist`` and the user cache
+(:mod:`smoothcert.data.locations`); ``smoothcert download mnist`` fetches them.
 """
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
@@ -14,11 +15,21 @@ import torch
 
 from smoothcert.data.base import DatasetInfo, TensorData, register_dataset
 from smoothcert.data.idx import read_idx
+from smoothcert.data.locations import FileLayout, resolve_data_dir
 from smoothcert.errors import UserError
 
 INFO = DatasetInfo("mnist", 10, (1, 28, 28), mean=(0.1307,), std=(0.3081,))
 _FILES = {"train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
           "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")}
+
+
+def _missing(directory: Path, split: str | None) -> list[str]:
+    stems = _FILES[split] if split is not None else _FILES["train"] + _FILES["test"]
+    return [f"{stem}[.gz]" for stem in stems
+            if not ((directory / stem).is_file() or (directory / f"{stem}.gz").is_file())]
+
+
+LAYOUT = FileLayout(_missing, "the IDX files (train|t10k)-(images-idx3|labels-idx1)-ubyte[.gz]")
 
 
 def _find(directory: Path, stem: str) -> Path:
@@ -28,17 +39,11 @@ def _find(directory: Path, stem: str) -> Path:
     raise UserError(f"MNIST file {stem}[.gz] not found in {directory}; pass --data-dir DIR holding the IDX files")
 
 
-def _directory(data_dir: Path | None) -> Path:
-    if data_dir is not None:
-        return data_dir
-    env = os.environ.get("SMOOTHCERT_DATA_DIR")
-    return Path(env) / "mnist" if env else Path("../shared/data/mnist")
-
-
-@register_dataset(INFO)
+@register_dataset(INFO, LAYOUT)
 def load(split: str, data_dir: Path | None = None) -> TensorData:
     """Load the MNIST ``split``; checks magic numbers, sizes, and label range."""
-    directory = _directory(data_dir)
+    directory = resolve_data_dir(INFO.name, data_dir, split=split)
+    assert directory is not None
     image_file, label_file = (_find(directory, stem) for stem in _FILES[split])
     images = read_idx(image_file, expected_ndim=3)
     labels = read_idx(label_file, expected_ndim=1)
