@@ -22,9 +22,13 @@ from smoothcert.runtime import distributed
 
 
 def add_common(parser: argparse.ArgumentParser, default_n: int) -> None:
-    parser.add_argument("checkpoint", help="checkpoint file, or run directory holding checkpoint.pt")
+    parser.add_argument("checkpoint", nargs="+",
+                        help="checkpoint file, or run directory holding checkpoint.pt; several: their ensemble")
     parser.add_argument("--dataset", help="dataset name (default: the checkpoint's)")
-    parser.add_argument("--data-dir", help="directory of the dataset's files")
+    parser.add_argument("--data-dir", help="directory of the dataset's files (default: the run's, "
+                                           "$SMOOTHCERT_DATA_DIR, the user cache; docs/data.md)")
+    parser.add_argument("--download", action="store_true",
+                        help="fetch the dataset (mnist, cifar10) if no place holds it; checksums verified")
     parser.add_argument("--split", default="test", choices=["train", "test"])
     parser.add_argument("--out", required=True, help="output TSV; FILE.tsv.json holds the manifest")
     parser.add_argument("--sigma", type=positive_float, help="noise level (default: the checkpoint's training sigma)")
@@ -48,6 +52,11 @@ def add_common(parser: argparse.ArgumentParser, default_n: int) -> None:
     group.add_argument("--compile", action="store_true", help="opt-in: torch.compile the model (recorded)")
     group.add_argument("--autocast", choices=sorted(AUTOCAST_DTYPES),
                        help="opt-in: run the model under autocast in this dtype (recorded as the manifest's dtype)")
+    group.add_argument("--ensemble-aggregate", choices=["logits", "softmax"], default="logits",
+                       help="several checkpoints: average the members' logits (default) or softmax")
+    group.add_argument("--ensemble-exit", action="store_true",
+                       help="several checkpoints, softmax: stop evaluating members once the rest cannot change the "
+                            "vote (same votes, fewer member passes)")
     group.add_argument("--tf32", action="store_true",
                        help="opt-in on CUDA: TF32 matmuls and convolutions (off by default; recorded)")
 
@@ -71,14 +80,18 @@ class Prepared:
 def prepare(args: argparse.Namespace) -> Prepared:
     """Load the checkpoint and dataset, make the model fast (exact rewrites, opt-ins), and build the manifest."""
     ctx = distributed.from_env()
-    ckpt, model, data, device = load_model_and_data(args.checkpoint, args.dataset, args.split, args.data_dir,
-                                                    distributed.device_name(args.device, ctx))
+    first, *others = args.checkpoint
+    ckpt, model, data, device = load_model_and_data(first, args.dataset, args.split, args.data_dir,
+                                                    distributed.device_name(args.device, ctx), download=args.download)
     sigma = sigma_or_error(ckpt, args.sigma)
+    ensemble_fields: dict[str, Any] = {}
+    if others or args.ensemble_exit:
+        model, ensemble_fields = _ensemble(args, ckpt, model, device)
     if device.type == "cpu":
         tune_allocator()
     fast, fields = prepare_model(model, device, channels_last=args.channels_last, compile=args.compile,
                                  autocast=args.autocast, tf32=args.tf32)
-    manifest = {**base_manifest(args, ckpt, data.info.name, sigma, device), **fields}
+    manifest = {**base_manifest(args, ckpt, data.info.name, sigma, device), **fields, **ensemble_fields}
     return Prepared(ckpt, model, fast, data.info.num_classes, sigma, device,
                     Examples(data.images, data.labels, device, args.seed),
                     select_indices(len(data), args.skip, args.max), manifest, ctx)
@@ -87,7 +100,7 @@ def prepare(args: argparse.Namespace) -> Prepared:
 def base_manifest(args: argparse.Namespace, ckpt: dict[str, Any], dataset: str, sigma: float,
                   device: torch.device) -> dict[str, Any]:
     """The fields shared by every certification manifest (the index set included: split, skip, max)."""
-    path = checkpoint_path(args.checkpoint)
+    path = checkpoint_path(args.checkpoint[0] if isinstance(args.checkpoint, list) else args.checkpoint)
     return {
         "command": args.command,
         "checkpoint_path": str(Path(path).resolve()),
@@ -109,3 +122,28 @@ def base_manifest(args: argparse.Namespace, ckpt: dict[str, Any], dataset: str, 
         "smoothcert_version": __version__,
         "torch_version": torch.__version__,
     }
+
+
+def _ensemble(args: argparse.Namespace, ckpt: dict[str, Any], model: nn.Module,
+              device: torch.device) -> tuple[nn.Module, dict[str, Any]]:
+    """The ensemble of every ``args.checkpoint`` (members checked to fit the first) and its manifest fields."""
+    from smoothcert.checkpoints.store import load_checkpoint, model_from_checkpoint
+    from smoothcert.errors import UserError
+    from smoothcert.models.ensemble import Ensemble
+
+    if args.ensemble_exit and args.ensemble_aggregate != "softmax":
+        raise UserError("--ensemble-exit needs bounded member outputs: add --ensemble-aggregate softmax")
+    members, described = [model], []
+    for path in args.checkpoint:
+        member = ckpt if path == args.checkpoint[0] else load_checkpoint(path)
+        for key in ("dataset", "num_classes", "input_shape"):
+            if member[key] != ckpt[key]:
+                raise UserError(f"ensemble member {path} has {key} {member[key]!r}, the first member "
+                                f"{ckpt[key]!r}; give members trained for the same task")
+        if path != args.checkpoint[0]:
+            members.append(model_from_checkpoint(member).to(device).eval())
+        described.append({"sha256": file_sha256(checkpoint_path(path)), "arch": member["arch"],
+                          "method": member["method"], "train_sigma": member["sigma"]})
+    fields = {"ensemble": {"members": described, "aggregate": args.ensemble_aggregate,
+                           "exit": args.ensemble_exit}}
+    return Ensemble(members, aggregate=args.ensemble_aggregate, exit_margin=args.ensemble_exit), fields

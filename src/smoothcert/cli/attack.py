@@ -65,6 +65,8 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(f"--eps lists a radius twice ({' '.join(map(str, args.eps))}); give each radius once")
     if args.no_grad_attack and args.num_noise < 2:
         raise UserError("--no-grad-attack estimates the gradient from the noise draws; use --num-noise >= 2")
+    if args.ensemble_exit:
+        raise UserError("--ensemble-exit gives votes, not the logits an attack follows; drop it for attack")
     run_ = prepare(args)
     if run_.ctx.is_main:
         warn_futile(args.n, args.alpha, run_.sigma, (), procedure="predict")
