@@ -178,11 +178,11 @@ def test_tables(ours):
     summaries = [summarize(res, radii)]
     md = format_table(summaries, radii, "markdown")
     assert md.splitlines() == [
-        "| name | examples | clean acc | r=0 | r=0 95% CI | r=0.25 | r=0.25 95% CI | r=0.5 | r=0.5 95% CI "
-        "| ACR | abstain % | non-abstain acc % |",
+        ("| name | examples | clean acc | r=0 | r=0 95% CI | r=0.25 | r=0.25 95% CI | r=0.5 | r=0.5 95% CI "
+         "| ACR | abstain % | non-abstain acc % |"),
         "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|",
-        "| ours | 8 | 62.5 | 62.5 | [24.5, 91.5] | 50.0 | [15.7, 84.3] | 37.5 | [8.5, 75.5] "
-        "| 0.359 | 25.0 | 83.3 |",  # 5/6 answered right
+        ("| ours | 8 | 62.5 | 62.5 | [24.5, 91.5] | 50.0 | [15.7, 84.3] | 37.5 | [8.5, 75.5] "
+         "| 0.359 | 25.0 | 83.3 |"),  # 5/6 answered right
     ]
     latex = format_table([{**summaries[0], "name": "a_b"}], radii, "latex")
     assert r"\begin{tabular}" in latex and r"$r=0.25$ & $r=0.25$ 95\% CI" in latex

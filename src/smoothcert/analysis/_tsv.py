@@ -158,6 +158,6 @@ def read_manifest(path: Path) -> dict[str, Any] | None:
 
 def frozen(values: list[Any], dtype: type) -> np.ndarray:
     """``values`` as a read-only numpy array of ``dtype``."""
-    arr = np.array(values, dtype=dtype)
+    arr: np.ndarray = np.array(values, dtype=dtype)
     arr.setflags(write=False)
     return arr

@@ -12,7 +12,7 @@ import dataclasses
 import fnmatch
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -139,12 +139,13 @@ def group_summary(group: Group, radii: Sequence[float]) -> dict:
     return out
 
 
-def _pm(stat: dict[str, float | None], show: object, n: int) -> str:
-    if stat["mean"] is None:
+def _pm(stat: dict[str, float | None], show: Callable[[float], str], n: int) -> str:
+    mean, std = stat["mean"], stat["std"]
+    if mean is None or std is None:
         return NOT_APPLICABLE
-    if math.isnan(stat["mean"]):
+    if math.isnan(mean):
         return "n/a"
-    return show(stat["mean"]) if n < 2 else f"{show(stat['mean'])} ± {show(stat['std'])}"
+    return show(mean) if n < 2 else f"{show(mean)} ± {show(std)}"
 
 
 def format_groups(summaries: Sequence[dict], radii: Sequence[float], fmt: str) -> str:

@@ -21,7 +21,7 @@ from smoothcert.analysis.runs import Run, certification_runs
 
 _EVERYWHERE = {"dataset": "they were evaluated on different data",
                "split": "they were evaluated on different data"}
-_PER_FAMILY = {"n": "the largest certifiable radius and the power depend on n",
+_PER_FAMILY = {"n": "n sets the power of the test (and the largest radius a certificate can reach)",
                "alpha": "their results hold at different confidence levels"}
 
 

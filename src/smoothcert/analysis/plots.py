@@ -79,7 +79,7 @@ def _max_radius(results: Sequence[Results], max_radius: float | None,
 
 
 def _draw_limits(ax: object, results: Sequence[Results], limits: Sequence[tuple[float, list[int]]],
-                 right: float, colors: Sequence[str] | None) -> None:
+                 right: float, colors: Sequence[object] | None) -> None:
     """One vertical dotted line per distinct limit, labelled with the runs it belongs to unless all share it."""
     shared = len(limits) == 1 and len(limits[0][1]) == len(results)
     for limit, members in limits:
@@ -100,7 +100,7 @@ def certified_accuracy_figure(results: Sequence[Results], max_radius: float | No
     width, height = legend_room(len(results) + int(envelope) + len(limits))
     fig = new_figure(6 + width, 4 + height, constrained=True)  # the legend goes outside, not over the curves
     ax = fig.add_subplot()
-    colors = []
+    colors: list[object] = []
     for k, res in enumerate(results):
         xs, ys = _steps(res, max_r)  # past 10 runs the colours repeat, so the line style changes
         (line,) = ax.step(xs, ys, where="pre", label=res.name, zorder=2, linestyle=_STYLES[k // 10 % len(_STYLES)])
@@ -179,11 +179,11 @@ def radius_histogram_figure(results: Sequence[Results], bins: int = 30,
     width, height = legend_room(len(results) + len(limits))
     fig = new_figure(6 + width, 4 + height, constrained=True)
     ax = fig.add_subplot()
-    colors = []
+    colors: list[object] = []
     for res, r in zip(results, radii):
-        _, _, patches = ax.hist(r, bins=edges, histtype="step", linewidth=1.6,
-                                label=f"{res.name} ({r.size} of {len(res)} correct)")
-        colors.append(patches[0].get_edgecolor())
+        ax.hist(r, bins=edges, histtype="step", linewidth=1.6,  # type: ignore[arg-type]
+                label=f"{res.name} ({r.size} of {len(res)} correct)")
+        colors.append(ax.patches[-1].get_edgecolor())
     _draw_limits(ax, results, limits, right, colors)
     ax.set(xlabel="certified radius (L2) of correct predictions", ylabel="examples", xlim=(edges[0], right))
     ax.grid(True, alpha=0.3)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Callable
+from typing import Any
 
 from smoothcert.analysis import (
     FORMATS,
@@ -129,13 +131,14 @@ def run(args: argparse.Namespace) -> int:
         out = json.loads(format_table(summaries, radii, "json"))
         if attacks:
             out["attack"] = json_safe(attack_summaries)
-        to_json = {"abstention": overlap_to_json, "envelope": envelope_to_json, "groups": lambda v: v}
+        to_json: dict[str, Callable[[Any], Any]] = {"abstention": overlap_to_json, "envelope": envelope_to_json, "groups": lambda v: v}
         out.update({key: json_safe(to_json[key](value)) for key, _, value in extras})
         text = json.dumps(out, allow_nan=False)
     else:
-        render = {"abstention": lambda v: format_overlap(v, args.format),
-                  "envelope": lambda v: format_envelope(v, args.format),
-                  "groups": lambda v: format_groups(v, radii, args.format)}
+        render: dict[str, Callable[[Any], str]] = {
+            "abstention": lambda v: format_overlap(v, args.format),
+            "envelope": lambda v: format_envelope(v, args.format),
+            "groups": lambda v: format_groups(v, radii, args.format)}
         parts = []
         if one_csv:
             parts.append(format_grouped_csv(groups, radii, level))  # type: ignore[arg-type]
