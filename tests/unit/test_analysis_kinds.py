@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 
 import numpy as np
 import pytest
@@ -294,3 +295,13 @@ def test_report_with_every_kind(tmp_path, capsys):
     assert main(["report", paths[2], "--out", str(only)]) == 0
     parsed = parse_html(only.read_text())
     assert parsed.images == [] and "Summary" in "".join(parsed.text)
+
+
+def test_header_only_attack_and_predict_files(tmp_path, capsys):
+    a = load_run(write(tmp_path, "a.tsv", ATT_HEAD))
+    assert a.predict.shape == (0, 2) and summarize_attack(a)["robust_accuracy_ci"] == {"0.0": None, "0.5": None}
+    p = load_run(write(tmp_path, "p.tsv", PRED_HEAD))
+    assert len(p) == 0 and math.isnan(summarize(p, [0.5])["clean_accuracy"])
+    assert analyze.run(parse([str(tmp_path / "a.tsv"), str(tmp_path / "p.tsv"), "--format", "json"])) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["runs"][0]["clean_accuracy"] is None and out["attack"][0]["robust_accuracy"] == {"0.0": None, "0.5": None}

@@ -8,6 +8,7 @@ row that does not parse is an error naming the file and line. Beside
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from collections.abc import Callable
@@ -23,6 +24,32 @@ _TIMEDELTA = re.compile(r"^(?:(-?\d+) days?, )?(\d+):(\d{1,2}):(\d{1,2}(?:\.\d*)
 
 FORMATS_HINT = ("a TSV written by `smoothcert certify`, `predict` or `attack`, "
                 "or by the original randomized-smoothing certify.py")
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class ExampleRows:
+    """Columns every per-example result file has, as read-only numpy arrays.
+
+    Attributes:
+        name: Display name (the file name without ``.tsv``).
+        path: The path the file was read from.
+        idx, label: int64 arrays, one entry per example.
+        predict, correct: int64 arrays, one row per example (-1 = abstain; 0 or 1).
+        time: float64 array of seconds per example.
+        manifest: The manifest ``FILE.tsv.json`` as a dict, or ``None``.
+    """
+
+    name: str
+    path: Path
+    idx: np.ndarray
+    label: np.ndarray
+    predict: np.ndarray
+    correct: np.ndarray
+    time: np.ndarray
+    manifest: dict[str, Any] | None = None
+
+    def __len__(self) -> int:
+        return int(self.idx.shape[0])
 
 
 def display_name(path: Path) -> str:
@@ -106,6 +133,13 @@ def header(first: str) -> tuple[list[str], str | None]:
     """The column names of a header line and the separator (tab, else any whitespace)."""
     sep = "\t" if "\t" in first else None
     return split(first, sep), sep
+
+
+def read_table(path: Path) -> tuple[list[str], list[str], str | None]:
+    """The lines of ``path`` (:func:`read_lines`), its column names and separator (:func:`header`)."""
+    lines = read_lines(path)
+    columns, sep = header(lines[0])
+    return lines, columns, sep
 
 
 def header_is_missing(columns: list[str]) -> bool:

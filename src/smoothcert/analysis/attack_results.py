@@ -16,12 +16,11 @@ import dataclasses
 import math
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
 from smoothcert.analysis import _tsv
-from smoothcert.analysis._render import fmt_pct, render
+from smoothcert.analysis._render import NOT_APPLICABLE, fmt_pct, render
 from smoothcert.analysis.intervals import (
     DEFAULT_LEVEL,
     clopper_pearson_interval,
@@ -35,34 +34,20 @@ _PREDICT, _CORRECT = "predict_eps", "correct_eps"
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
-class AttackResults:
+class AttackResults(_tsv.ExampleRows):
     """The rows of one attack TSV, as read-only numpy arrays.
 
     Attributes:
-        name: Display name (the file name without ``.tsv``).
-        path: The path the file was read from.
-        eps: The attack radii, in the order of the columns.
-        idx, label: int64 arrays, one entry per example.
+        name, path, idx, label, manifest: As :class:`~smoothcert.analysis._tsv.ExampleRows`.
         predict, correct: int64 arrays of shape ``(examples, len(eps))``;
             column j belongs to ``eps[j]``; ``predict`` is -1 on abstention.
         time: float64 array of seconds per example (all radii together).
-        manifest: The manifest ``FILE.tsv.json`` as a dict, or ``None``.
+        eps: The attack radii, in the order of the columns.
         kind: Always ``"attack"``.
     """
 
-    name: str
-    path: Path
-    eps: tuple[float, ...]
-    idx: np.ndarray
-    label: np.ndarray
-    predict: np.ndarray
-    correct: np.ndarray
-    time: np.ndarray
-    manifest: dict[str, Any] | None = None
+    eps: tuple[float, ...] = ()
     kind: str = ATTACK
-
-    def __len__(self) -> int:
-        return int(self.idx.shape[0])
 
 
 def is_attack_header(columns: list[str]) -> bool:
@@ -104,8 +89,7 @@ def load_attack_results(path: str | Path) -> AttackResults:
             that is not an attack TSV's, or a row that does not parse.
     """
     path = Path(path)
-    lines = _tsv.read_lines(path)
-    columns, sep = _tsv.header(lines[0])
+    lines, columns, sep = _tsv.read_table(path)
     eps = _eps(path, columns)
     k = len(eps)
 
@@ -155,8 +139,7 @@ def summarize_attack(res: AttackResults, level: float = DEFAULT_LEVEL) -> dict:
         "abstention_rate": {str(float(e)): fraction}}``, unrounded.
     """
     n = len(res)
-    right = res.correct.sum(axis=0) if n else np.zeros(len(res.eps), np.int64)
-    abstained = (res.predict == -1).sum(axis=0) if n else np.zeros(len(res.eps), np.int64)
+    right, abstained = res.correct.sum(axis=0), (res.predict == -1).sum(axis=0)  # shape (len(eps),), also for n = 0
     keys = [str(float(e)) for e in res.eps]
     return {
         "name": res.name, "path": str(res.path), "kind": ATTACK, "examples": n, "eps": list(res.eps),
@@ -197,7 +180,7 @@ def format_attack_table(summaries: Sequence[dict], fmt: str, level: float = DEFA
         row = [s["name"], str(s["examples"])]
         for k in eps:
             present = k in s["robust_accuracy"]
-            row += [fmt_pct(s["robust_accuracy"][k]) if present else "—",
-                    fmt_interval(s["robust_accuracy_ci"][k]) if present else "—"]
+            row += [fmt_pct(s["robust_accuracy"][k]) if present else NOT_APPLICABLE,
+                    fmt_interval(s["robust_accuracy_ci"][k]) if present else NOT_APPLICABLE]
         rows.append(row)
     return render(head, rows, fmt)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import math
 
 from smoothcert import stats
+from smoothcert.analysis._render import NOT_APPLICABLE
 from smoothcert.errors import UserError
 
 DEFAULT_LEVEL = 0.95
@@ -55,7 +56,7 @@ def level_label(level: float) -> str:
 def fmt_interval(ci: list[float] | None) -> str:
     """An interval in percent with one decimal, ``[15.7, 84.3]``; ``—`` for ``None``."""
     if ci is None:
-        return "—"
+        return NOT_APPLICABLE
     if any(math.isnan(b) for b in ci):
         return "n/a"
     return f"[{100 * ci[0]:.1f}, {100 * ci[1]:.1f}]"

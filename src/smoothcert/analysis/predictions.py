@@ -11,7 +11,6 @@ from __future__ import annotations
 import dataclasses
 import sys
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
@@ -23,31 +22,17 @@ PREDICT = "predict"
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
-class Predictions:
+class Predictions(_tsv.ExampleRows):
     """The rows of one PREDICT TSV, as read-only numpy arrays.
 
     Attributes:
-        name: Display name (the file name without ``.tsv``).
-        path: The path the file was read from.
-        idx, label, predict, correct: int64 arrays, one entry per example;
-            ``predict`` is -1 on abstention, ``correct`` is 0 or 1.
-        time: float64 array of seconds per example.
-        manifest: The manifest ``FILE.tsv.json`` as a dict, or ``None``.
+        name, path, idx, label, time, manifest: As :class:`~smoothcert.analysis._tsv.ExampleRows`.
+        predict, correct: int64 arrays, one entry per example; ``predict``
+            is -1 on abstention, ``correct`` is 0 or 1.
         kind: Always ``"predict"``.
     """
 
-    name: str
-    path: Path
-    idx: np.ndarray
-    label: np.ndarray
-    predict: np.ndarray
-    correct: np.ndarray
-    time: np.ndarray
-    manifest: dict[str, Any] | None = None
     kind: str = PREDICT
-
-    def __len__(self) -> int:
-        return int(self.idx.shape[0])
 
 
 def is_predict_header(columns: list[str]) -> bool:
@@ -76,8 +61,7 @@ def load_predictions(path: str | Path) -> Predictions:
         >>> p.correct.mean()  # doctest: +SKIP
     """
     path = Path(path)
-    lines = _tsv.read_lines(path)
-    columns, sep = _tsv.header(lines[0])
+    lines, columns, sep = _tsv.read_table(path)
     if not is_predict_header(columns):
         raise UserError(f"{str(path)!r} is not a PREDICT TSV: its header must be "
                         f"'{' '.join(PREDICT_COLUMNS)}' (tab-separated), got {lines[0].rstrip()[:80]!r}; "

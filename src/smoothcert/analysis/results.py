@@ -116,8 +116,7 @@ def load_results(path: str | Path) -> Results:
         >>> res.radius.mean()  # doctest: +SKIP
     """
     path = Path(path)
-    lines = _tsv.read_lines(path)
-    columns, sep = _tsv.header(lines[0])
+    lines, columns, sep = _tsv.read_table(path)
     if not is_certification_header(columns):
         hint = " (the header line is missing)" if _tsv.header_is_missing(columns) else ""
         raise UserError(

@@ -48,7 +48,7 @@ def load_run(path: str | Path) -> Run:
         'predict'
     """
     path = Path(path)
-    columns, _ = _tsv.header(_tsv.read_lines(path)[0])
+    _, columns, _ = _tsv.read_table(path)
     if is_certification_header(columns):
         return load_results(path)
     if is_predict_header(columns):
