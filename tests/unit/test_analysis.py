@@ -113,9 +113,14 @@ def test_metrics_exact(ours):
 
 def test_summarize_contract(ours):
     s = summarize(load_results(ours), RADII)
-    assert list(s) == ["name", "path", "examples", "certified_accuracy", "acr",
+    assert list(s) == ["name", "path", "kind", "examples", "certified_accuracy", "certified_accuracy_ci", "acr",
                        "clean_accuracy", "abstention_rate", "accuracy_non_abstained"]
+    assert s["kind"] == "certify"
     assert s["certified_accuracy"] == EXPECTED_CA
+    assert list(s["certified_accuracy_ci"]) == list(EXPECTED_CA)
+    # 3 of 8 certified at r = 0.5: two-sided 95% Clopper-Pearson (R's binom.test(3, 8): 0.0852, 0.7551)
+    np.testing.assert_allclose(s["certified_accuracy_ci"]["0.5"], [0.08523341413725355, 0.7551367836334484],
+                               rtol=1e-12)
     assert list(s["certified_accuracy"]) == ["0.0", "0.25", "0.5", "0.75", "1.0"]
     assert (s["name"], s["path"], s["examples"], s["acr"]) == ("ours", str(ours), 8, 0.359375)
 
@@ -173,16 +178,21 @@ def test_tables(ours):
     summaries = [summarize(res, radii)]
     md = format_table(summaries, radii, "markdown")
     assert md.splitlines() == [
-        "| name | examples | clean acc | r=0 | r=0.25 | r=0.5 | ACR | abstain % | non-abstain acc % |",
-        "|---|--:|--:|--:|--:|--:|--:|--:|--:|",
-        "| ours | 8 | 62.5 | 62.5 | 50.0 | 37.5 | 0.359 | 25.0 | 83.3 |",  # 5/6 answered right
+        ("| name | examples | clean acc | r=0 | r=0 95% CI | r=0.25 | r=0.25 95% CI | r=0.5 | r=0.5 95% CI "
+         "| ACR | abstain % | non-abstain acc % |"),
+        "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|",
+        ("| ours | 8 | 62.5 | 62.5 | [24.5, 91.5] | 50.0 | [15.7, 84.3] | 37.5 | [8.5, 75.5] "
+         "| 0.359 | 25.0 | 83.3 |"),  # 5/6 answered right
     ]
     latex = format_table([{**summaries[0], "name": "a_b"}], radii, "latex")
-    assert r"\begin{tabular}" in latex and r"$r=0.25$" in latex
-    assert r"a\_b & 8 & 62.5 & 62.5 & 50.0 & 37.5 & 0.359 & 25.0 & 83.3 \\" in latex
+    assert r"\begin{tabular}" in latex and r"$r=0.25$ & $r=0.25$ 95\% CI" in latex
+    assert r"a\_b & 8 & 62.5 & 62.5 & [24.5, 91.5] & 50.0 & [15.7, 84.3] & 37.5 & [8.5, 75.5] & 0.359 & 25.0 & 83.3 \\" \
+        in latex
     rows = list(csv.DictReader(io.StringIO(format_table(summaries, radii, "csv"))))
-    assert len(rows) == 1 and float(rows[0]["acr"]) == 0.359375
+    assert len(rows) == 1 and float(rows[0]["acr"]) == 0.359375 and rows[0]["kind"] == "certify"
     assert float(rows[0]["certified_accuracy@0.5"]) == 0.375
+    assert float(rows[0]["certified_accuracy_ci_lower@0.5"]) == summaries[0]["certified_accuracy_ci"]["0.5"][0]
+    assert float(rows[0]["certified_accuracy_ci_upper@0.5"]) == summaries[0]["certified_accuracy_ci"]["0.5"][1]
     out = json.loads(format_table(summaries, radii, "json"))
     assert out == {"runs": [summarize(res, radii)]}
     html_table = format_table([{**summaries[0], "name": "<b>&"}], radii, "html")

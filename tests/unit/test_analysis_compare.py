@@ -264,3 +264,25 @@ def test_cli_same_file_names_get_their_directory(tmp_path, capsys):
     out = json.loads(capsys.readouterr().out)
     assert [r["name"] for r in out["runs"]] == ["seed1/certify", "seed2/certify"]
     assert [g["label"] for g in out["groups"]] == ["seed1", "seed2"]  # the regex sees these names
+
+
+def test_cli_csv_with_groups_is_one_table(seeds, capsys):
+    """One header, a group column: each group's runs, then its mean and sample std (ddof=1) rows."""
+    import csv
+    import io
+
+    paths = [str(r.path) for r in seeds]
+    assert analyze.run(parse([*paths, "--radii", "0.5", "--format", "csv",
+                              "--group", "all=*sigma_s*", "--group", "one=*s3*"])) == 0
+    text = capsys.readouterr().out
+    assert text.count("group,statistic,name,") == 1 and "#" not in text
+    rows = list(csv.DictReader(io.StringIO(text)))
+    assert [(r["group"], r["statistic"], r["name"]) for r in rows] == [
+        ("all", "run", "sigma_s1"), ("all", "run", "sigma_s2"), ("all", "run", "sigma_s3"),
+        ("all", "mean", ""), ("all", "std", ""), ("one", "run", "sigma_s3"), ("one", "mean", ""), ("one", "std", "")]
+    assert [float(rows[k]["clean_accuracy"]) for k in range(5)] == [0.5, 0.75, 1.0, 0.75, 0.25]
+    assert float(rows[3]["certified_accuracy@0.5"]) == pytest.approx(7 / 12)
+    assert float(rows[4]["certified_accuracy@0.5"]) == pytest.approx(math.sqrt(21) / 12)
+    assert float(rows[3]["acr"]) == pytest.approx(0.375) and float(rows[3]["examples"]) == 4.0
+    assert rows[3]["certified_accuracy_ci_lower@0.5"] == "" and rows[0]["certified_accuracy_ci_lower@0.5"] != ""
+    assert rows[6]["acr"] == "0.5" and rows[7]["acr"] == "nan"  # one run: std undefined

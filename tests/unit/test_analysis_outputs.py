@@ -59,25 +59,83 @@ def test_certified_accuracy_with_envelope_and_histogram(tmp_path, runs, fmt):
     assert (out.stat().st_mode & 0o777) == 0o644
 
 
+def _outside(fig):
+    """The figure's legend, checked to lie wholly outside the axes and inside the figure."""
+    fig.draw_without_rendering()  # runs the constrained layout, as saving does
+    (legend,) = fig.legends
+    box, axes = legend.get_window_extent(), fig.axes[0].get_window_extent()
+    assert box.x0 >= axes.x1 or box.y1 <= axes.y0, (box, axes)  # beside or below: never over the curves
+    assert box.x0 >= fig.bbox.x0 - 1 and box.x1 <= fig.bbox.x1 + 1 and box.y0 >= fig.bbox.y0 - 1
+    return legend, box, axes
+
+
 def test_a_long_legend_goes_beside_the_axes(tmp_path, runs):
     """21 runs (the digits methods report): the legend sits right of the axes, not over the curves, and
-    runs 11-20 differ from runs 1-10 in line style (the colour cycle has 10 colours); 2 runs: inside."""
+    runs 11-20 differ from runs 1-10 in line style (the colour cycle has 10 colours); 2 runs: below."""
     from smoothcert.analysis.plots import certified_accuracy_figure
 
     results = [load_results(runs[k % 2]) for k in range(21)]
     fig = certified_accuracy_figure(results, envelope=True)
-    fig.canvas.draw()
-    ax = fig.axes[0]
-    legend = ax.get_legend().get_window_extent()
-    assert legend.x0 > ax.get_window_extent().x1 and legend.x1 <= fig.bbox.x1 + 1
-    assert len(ax.get_legend().get_texts()) == 22
-    styles = [line.get_linestyle() for line in ax.get_lines()[:21]]
+    legend, box, axes = _outside(fig)
+    assert box.x0 > axes.x1
+    assert len(legend.get_texts()) == 22
+    styles = [line.get_linestyle() for line in fig.axes[0].get_lines()[:21]]
     assert styles[0] == styles[9] == "-" and styles[10] == "--" and styles[20] == ":"
-    small = certified_accuracy_figure(results[:2])
-    small.canvas.draw()
-    inside = small.axes[0].get_legend().get_window_extent()
-    assert small.axes[0].get_window_extent().contains(inside.x0 + 1, inside.y0 + 1)
+    small = certified_accuracy_figure(results[:2], envelope=True)
+    _, box, axes = _outside(small)
+    assert box.y1 <= axes.y0  # below the axes
     assert fig.get_figwidth() > small.get_figwidth()
+
+
+def _manifest(path, **fields):
+    base = {"dataset": "digits", "split": "test", "sigma": 0.5, "n": 100, "alpha": 0.001}
+    path.with_name(path.name + ".json").write_text(json.dumps({**base, **fields}))
+    return load_results(path)
+
+
+def _limit_lines(fig):
+    return [(line.get_xdata()[0], line.get_label()) for line in fig.axes[0].get_lines()
+            if line.get_linestyle() == ":" and line.get_label().startswith("largest radius")]
+
+
+def test_largest_radius_n_allows_is_marked(runs):
+    """One shared dotted line when the runs' (n, alpha, sigma) agree; one per run, named, when not;
+    a sequential run's limit is its final look's, at alpha / 2; the x axis reaches past the limit."""
+    from smoothcert.analysis.plots import certified_accuracy_figure, radius_histogram_figure, radius_limits
+
+    a, b = _manifest(runs[0]), _manifest(runs[1])
+    limit = stats.max_radius(100, 0.001, 0.5)  # 0.5 * Phi^-1(0.001 ** 0.01) = 0.7517...
+    assert radius_limits([a, b]) == [(limit, [0, 1])]
+    curves, hist = certified_accuracy_figure([a, b], envelope=True), radius_histogram_figure([a, b])
+    for fig in (curves, hist):
+        assert _limit_lines(fig) == [(limit, f"largest radius N=100 allows: {limit:.3g}")]
+        _outside(fig)
+    assert curves.axes[0].get_xlim()[1] == pytest.approx(1.05 * 1.0)  # past the largest radius (1.0, in b)
+    assert hist.axes[0].get_xlim()[1] == 1.0  # the bins' right end
+    tiny = _manifest(runs[1], sigma=2.0)  # limit 3.007: the axes reach past it
+    assert certified_accuracy_figure([tiny]).axes[0].get_xlim()[1] == pytest.approx(1.05 * 4 * limit)
+    assert radius_histogram_figure([tiny]).axes[0].get_xlim()[1] == pytest.approx(1.05 * 4 * limit)
+    b = _manifest(runs[1], n=1000, mode="sequential")
+    seq_limit = stats.max_radius(1000, 0.0005, 0.5)
+    assert radius_limits([a, b]) == [(limit, [0]), (seq_limit, [1])]
+    lines = _limit_lines(certified_accuracy_figure([a, b], max_radius=1.0))
+    assert lines == [(limit, f"largest radius N=100 allows (a_<x>): {limit:.3g}"),
+                     (seq_limit, f"largest radius N=1,000 allows (b): {seq_limit:.3g} — beyond the axis")]
+    bare = runs[0].with_name("bare.tsv")
+    bare.write_text(runs[0].read_text())
+    assert radius_limits([load_results(bare)]) == []  # no manifest: no line
+    runs[1].with_name("b.tsv.json").write_text(json.dumps({"n": 100}))
+    assert radius_limits([load_results(runs[1])]) == []  # no alpha nor sigma: no line
+
+
+def test_histogram_legend_is_outside(runs):
+    from smoothcert.analysis.plots import radius_histogram_figure
+
+    results = [load_results(p) for p in runs]
+    _, box, axes = _outside(radius_histogram_figure(results))
+    assert box.y1 <= axes.y0
+    _, box, axes = _outside(radius_histogram_figure(results * 4))  # 8 entries: beside
+    assert box.x0 >= axes.x1
 
 
 def test_histogram_of_empty_run(tmp_path):

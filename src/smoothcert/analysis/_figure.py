@@ -8,6 +8,7 @@ the format its file extension names, or rendered to bytes for the HTML report.
 from __future__ import annotations
 
 import io
+import math
 import os
 import sys
 from pathlib import Path
@@ -16,10 +17,10 @@ import matplotlib
 
 if "matplotlib.pyplot" not in sys.modules:  # never switch an interactive session's backend
     matplotlib.use("Agg")
-from matplotlib.figure import Figure  # noqa: E402
+from matplotlib.figure import Figure
 
-from smoothcert._io import atomic_write  # noqa: E402
-from smoothcert.errors import UserError  # noqa: E402
+from smoothcert._io import atomic_write
+from smoothcert.errors import UserError
 
 PLOT_FORMATS: tuple[str, ...] = ("png", "svg", "pdf")
 _DPI = 120
@@ -38,9 +39,43 @@ def plot_format(out_path: str | Path) -> str:
     return ext
 
 
-def new_figure(width: float = 6.0, height: float = 4.0) -> Figure:
-    """A fresh figure of ``width`` x ``height`` inches, not registered with pyplot."""
-    return Figure(figsize=(width, height))
+def new_figure(width: float = 6.0, height: float = 4.0, constrained: bool = False) -> Figure:
+    """A fresh figure of ``width`` x ``height`` inches, not registered with pyplot.
+
+    ``constrained`` turns on matplotlib's constrained layout (needed by
+    :func:`legend_outside`; do not call ``tight_layout`` on such a figure).
+    """
+    return Figure(figsize=(width, height), layout="constrained" if constrained else None)
+
+
+_BELOW = 6  # at most this many legend entries below the axes; more go beside them
+_ROWS_BESIDE = 18  # entries per legend column beside the axes
+
+
+def legend_room(entries: int) -> tuple[float, float]:
+    """Inches to add to a figure's (width, height) for :func:`legend_outside` with ``entries`` entries."""
+    if entries <= _BELOW:
+        return 0.0, 0.25 * math.ceil(entries / (1 if entries <= 3 else 2))
+    return 2.2 * math.ceil(entries / _ROWS_BESIDE), 0.0
+
+
+def legend_outside(fig: Figure, ax: object) -> None:
+    """The legend of ``ax`` outside the axes, never over the data.
+
+    Up to six entries go below the axes (one column, two past three);
+    more go beside them, in columns of 18. ``fig`` must be a constrained
+    layout figure (:func:`new_figure` with ``constrained=True``) sized with
+    :func:`legend_room`.
+    """
+    handles, labels = ax.get_legend_handles_labels()  # type: ignore[attr-defined]
+    if not labels:
+        return
+    if len(labels) <= _BELOW:
+        fig.legend(handles, labels, loc="outside lower center", ncols=1 if len(labels) <= 3 else 2,
+                   fontsize="small")
+    else:
+        fig.legend(handles, labels, loc="outside right upper", ncols=math.ceil(len(labels) / _ROWS_BESIDE),
+                   fontsize="x-small")
 
 
 def figure_bytes(fig: Figure, fmt: str = "png") -> bytes:

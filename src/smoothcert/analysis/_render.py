@@ -15,16 +15,23 @@ from collections.abc import Collection, Sequence
 TEXT_FORMATS: tuple[str, ...] = ("markdown", "latex", "csv", "html")
 _LATEX_SPECIAL = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$",
                   "#": r"\#", "_": r"\_", "{": r"\{", "}": r"\}",
-                  "~": r"\textasciitilde{}", "^": r"\textasciicircum{}", "±": r"$\pm$"}
+                  "~": r"\textasciitilde{}", "^": r"\textasciicircum{}", "±": r"$\pm$",
+                  "—": "---"}
+NOT_APPLICABLE = "—"
+"""The cell of a quantity that does not apply to a run (e.g. the ACR of a sequential run)."""
 
 
-def fmt_pct(x: float) -> str:
-    """A rate as a percentage with one decimal (``0.8125`` -> ``81.2``); ``n/a`` for NaN."""
+def fmt_pct(x: float | None) -> str:
+    """A rate as a percentage with one decimal (``0.8125`` -> ``81.2``); ``n/a`` for NaN, ``—`` for ``None``."""
+    if x is None:
+        return NOT_APPLICABLE
     return "n/a" if math.isnan(x) else f"{100 * x:.1f}"
 
 
-def fmt_num(x: float) -> str:
-    """A number with three decimals; ``n/a`` for NaN."""
+def fmt_num(x: float | None) -> str:
+    """A number with three decimals; ``n/a`` for NaN, ``—`` for ``None``."""
+    if x is None:
+        return NOT_APPLICABLE
     return "n/a" if math.isnan(x) else f"{x:.3f}"
 
 

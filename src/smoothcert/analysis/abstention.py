@@ -17,7 +17,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from smoothcert.analysis._render import fmt_pct, render, section
-from smoothcert.analysis.results import Results
+from smoothcert.analysis.metrics import Labelled
 from smoothcert.errors import UserError
 
 LIST_LIMIT = 50
@@ -66,7 +66,7 @@ class AbstentionOverlap:
     pairs: tuple[PairOverlap, ...]
 
 
-def _check_unique(res: Results) -> None:
+def _check_unique(res: Labelled) -> None:
     values, counts = np.unique(res.idx, return_counts=True)
     if np.any(counts > 1):
         dup = int(values[np.argmax(counts > 1)])
@@ -74,7 +74,7 @@ def _check_unique(res: Results) -> None:
                         "abstention analysis matches rows by idx, so each must be unique")
 
 
-def abstention_overlap(results: Sequence[Results]) -> AbstentionOverlap:
+def abstention_overlap(results: Sequence[Labelled]) -> AbstentionOverlap:
     """Compare where two or more runs abstain, matching examples by idx.
 
     Guarantees: only idx present in every run are compared; for every pair

@@ -12,13 +12,14 @@ import dataclasses
 import fnmatch
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from smoothcert.analysis._render import fmt_num, fmt_pct, render
-from smoothcert.analysis.metrics import summarize
-from smoothcert.analysis.results import Results
+from smoothcert.analysis._render import NOT_APPLICABLE, fmt_num, fmt_pct, render
+from smoothcert.analysis.intervals import DEFAULT_LEVEL
+from smoothcert.analysis.metrics import Labelled, summarize
+from smoothcert.analysis.tables import csv_columns, csv_row, raw
 from smoothcert.errors import UserError
 
 METRICS: tuple[str, ...] = ("clean_accuracy", "acr", "abstention_rate", "accuracy_non_abstained")
@@ -29,15 +30,15 @@ class Group:
     """Runs under one label, in the order the files were given."""
 
     label: str
-    runs: tuple[Results, ...]
+    runs: tuple[Labelled, ...]
 
 
-def _matches(res: Results, pattern: str) -> bool:
+def _matches(res: Labelled, pattern: str) -> bool:
     candidates = {res.name, str(res.path), res.path.name} if res.path is not None else {res.name}
     return any(fnmatch.fnmatchcase(c, pattern) for c in candidates)
 
 
-def groups_from_globs(results: Sequence[Results], specs: Sequence[str]) -> list[Group]:
+def groups_from_globs(results: Sequence[Labelled], specs: Sequence[str]) -> list[Group]:
     """Groups from ``LABEL=GLOB`` specs (split at the last ``=``, so a label may hold one).
 
     A run belongs to a group when the glob matches its path as given, its
@@ -67,7 +68,7 @@ def groups_from_globs(results: Sequence[Results], specs: Sequence[str]) -> list[
     return [Group(label, tuple(results[i] for i in sorted(idx))) for label, idx in members.items()]
 
 
-def groups_from_regex(results: Sequence[Results], pattern: str) -> tuple[list[Group], list[Results]]:
+def groups_from_regex(results: Sequence[Labelled], pattern: str) -> tuple[list[Group], list[Labelled]]:
     """Groups by a regular expression searched in each run's display name.
 
     The label is the named group ``label`` if the pattern has one, else its
@@ -87,7 +88,7 @@ def groups_from_regex(results: Sequence[Results], pattern: str) -> tuple[list[Gr
         regex = re.compile(pattern)
     except re.error as exc:
         raise UserError(f"--group-by {pattern!r} is not a valid regular expression: {exc}") from None
-    members: dict[str, list[Results]] = {}
+    members: dict[str, list[Labelled]] = {}
     unmatched = []
     for res in results:
         m = regex.search(res.name)
@@ -106,7 +107,9 @@ def groups_from_regex(results: Sequence[Results], pattern: str) -> tuple[list[Gr
     return [Group(label, tuple(runs)) for label, runs in members.items()], unmatched
 
 
-def _stat(values: Sequence[float]) -> dict[str, float]:
+def _stat(values: Sequence[float | None]) -> dict[str, float | None]:
+    if any(v is None for v in values):  # does not apply to some run (e.g. the ACR of a sequential run)
+        return {"mean": None, "std": None}
     arr = np.asarray(values, dtype=np.float64)
     std = float(np.std(arr, ddof=1)) if arr.size > 1 else float("nan")
     return {"mean": float(np.mean(arr)), "std": std}
@@ -115,7 +118,9 @@ def _stat(values: Sequence[float]) -> dict[str, float]:
 def group_summary(group: Group, radii: Sequence[float]) -> dict:
     """Mean and sample std (``ddof=1``) of every metric over the group's runs.
 
-    A metric that is NaN in any run (an empty file) is NaN for the group.
+    A metric that is NaN in any run (an empty file) is NaN for the group;
+    one that does not apply to some run (``None``: the ACR of a sequential
+    run, certified accuracy of a PREDICT run) is ``None`` for the group.
 
     Returns:
         ``{"label", "n", "runs": [names], "examples": [per run],
@@ -134,10 +139,13 @@ def group_summary(group: Group, radii: Sequence[float]) -> dict:
     return out
 
 
-def _pm(stat: dict[str, float], show: object, n: int) -> str:
-    if math.isnan(stat["mean"]):
+def _pm(stat: dict[str, float | None], show: Callable[[float], str], n: int) -> str:
+    mean, std = stat["mean"], stat["std"]
+    if mean is None or std is None:
+        return NOT_APPLICABLE
+    if math.isnan(mean):
         return "n/a"
-    return show(stat["mean"]) if n < 2 else f"{show(stat['mean'])} ± {show(stat['std'])}"
+    return show(mean) if n < 2 else f"{show(mean)} ± {show(std)}"
 
 
 def format_groups(summaries: Sequence[dict], radii: Sequence[float], fmt: str) -> str:
@@ -170,3 +178,30 @@ def format_groups(summaries: Sequence[dict], radii: Sequence[float], fmt: str) -
     latex_head = ["group", "n", "clean acc", *(f"$r={float(r):g}$" for r in radii), "ACR",
                   r"abstain \%", r"non-abstain acc \%"]
     return render(head, rows, fmt, latex_columns=latex_head)
+
+
+def format_grouped_csv(groups: Sequence[Group], radii: Sequence[float], level: float = DEFAULT_LEVEL) -> str:
+    """Runs and group statistics as one CSV table (one header), without a trailing newline.
+
+    The columns are ``group``, ``statistic`` and then those of the ``csv``
+    summary table (:func:`~smoothcert.analysis.tables.csv_columns`). Each
+    group contributes one row per run (``statistic`` = ``run``), then a row
+    ``mean`` and a row ``std`` (sample, ``ddof=1``; ``nan`` for one run)
+    holding, in each numeric column, that statistic over the group's runs
+    (``name``, ``path``, ``kind`` and the interval columns are empty there;
+    so is any metric that does not apply to some run). A run in several
+    groups appears in each.
+    """
+    columns = csv_columns(radii)
+    rows = []
+    for group in groups:
+        summaries = [summarize(res, radii, level) for res in group.runs]
+        rows += [[group.label, "run", *csv_row(s, radii)] for s in summaries]
+        stats = group_summary(group, radii)
+        examples = _stat([float(n) for n in stats["examples"]])
+        for which in ("mean", "std"):
+            cells = {"examples": raw(examples[which]), "clean_accuracy": raw(stats["clean_accuracy"][which])}
+            cells.update({m: raw(stats[m][which]) for m in METRICS[1:]})
+            cells.update({f"certified_accuracy@{k}": raw(v[which]) for k, v in stats["certified_accuracy"].items()})
+            rows.append([group.label, which, *(cells.get(c, "") for c in columns)])
+    return render(["group", "statistic", *columns], rows, "csv", left=(0, 1, 2, 3, 4))

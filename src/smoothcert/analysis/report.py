@@ -1,11 +1,14 @@
-"""One self-contained HTML page about certification runs.
+"""One self-contained HTML page about certification, PREDICT and attack runs.
 
-The page holds the summary table, the certified-accuracy plot with the
-envelope, the histogram of radii, the envelope and abstention-overlap tables,
-group means when groups are given, each run's manifest (``FILE.tsv.json``) and,
-for run directories, ``config.yaml`` and the last lines of ``log.csv``. Plots
-are embedded as base64 PNG; there are no external assets. All text from files
-is escaped with :func:`html.escape`. Reads files only, never models.
+The page holds the notes and warnings about the runs (sequential runs,
+settings or images that differ), the summary table (with Clopper–Pearson
+intervals), the attack runs' robust accuracy, the certified-accuracy plot with
+the envelope, the histogram of radii, the envelope and abstention-overlap
+tables, group means when groups are given, each run's manifest
+(``FILE.tsv.json``) and, for run directories, ``config.yaml`` and the last
+lines of ``log.csv``. Plots are embedded as base64 PNG; there are no external
+assets. All text from files is escaped with :func:`html.escape`. Reads files
+only, never models.
 """
 
 from __future__ import annotations
@@ -22,10 +25,17 @@ from pathlib import Path
 from smoothcert.analysis._figure import figure_bytes, write_output
 from smoothcert.analysis._render import render
 from smoothcert.analysis.abstention import abstention_overlap, format_overlap
+from smoothcert.analysis.attack_results import format_attack_table, summarize_attack
 from smoothcert.analysis.envelope import envelope, format_envelope
 from smoothcert.analysis.groups import Group, format_groups, group_summary
+from smoothcert.analysis.intervals import DEFAULT_LEVEL
+from smoothcert.analysis.manifests import (
+    off_target_warnings,
+    sequential_note,
+    setting_warnings,
+)
 from smoothcert.analysis.metrics import summarize
-from smoothcert.analysis.results import Results
+from smoothcert.analysis.runs import Run, attack_runs, certification_runs, labelled_runs
 from smoothcert.analysis.tables import format_table
 from smoothcert.errors import UserError
 
@@ -42,7 +52,7 @@ img { max-width: 100%; } .note { color: #666; } h2 { border-bottom: 1px solid #d
 
 
 def collect_inputs(paths: Sequence[str | Path]) -> tuple[list[Path], list[Path]]:
-    """Split ``paths`` into certification TSVs and run directories.
+    """Split ``paths`` into result TSVs and run directories.
 
     A file is taken as a TSV (any name: the original papers' files have no
     extension). A directory is a run directory; its ``*.tsv`` files are added
@@ -80,15 +90,15 @@ def _note(text: str) -> str:
     return f'<p class="note">{html.escape(text)}</p>'
 
 
-def _manifest(res: Results) -> str:
+def _manifest(res: Run) -> str:
     path = Path(str(res.path) + ".json")
     if not path.is_file():
         return _note(f"no manifest {path.name} beside the TSV (a file of the original papers?)")
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
         if not isinstance(data, dict):
-            raise ValueError("not a JSON object")
-    except (OSError, UnicodeDecodeError, ValueError) as exc:
+            raise TypeError("not a JSON object")
+    except (OSError, UnicodeDecodeError, ValueError, TypeError) as exc:
         return _note(f"manifest {path.name} is unreadable: {exc}")
     rows = [[str(k), v if isinstance(v, str) else json.dumps(v)] for k, v in data.items()]
     return render(["key", "value"], rows, "html", left=2)
@@ -126,52 +136,78 @@ def _run_dir(path: Path, log_lines: int) -> str:
     return "\n".join(parts)
 
 
-def _results_sections(results: Sequence[Results], radii: Sequence[float],
-                      groups: Sequence[Group] | None) -> list[str]:
-    from smoothcert.analysis.plots import certified_accuracy_figure, radius_histogram_figure
+def _summary(runs: Sequence[Run], radii: Sequence[float], level: float) -> list[str]:
+    labelled, attacks = labelled_runs(runs), attack_runs(runs)
+    out = []
+    messages = [m for m in [sequential_note(runs), *setting_warnings(runs), *off_target_warnings(runs, radii)] if m]
+    if messages:
+        out += ["<h2>Notes</h2>", "<ul>" + "".join(f"<li>{html.escape(m)}</li>" for m in messages) + "</ul>"]
+    if labelled:
+        out += ["<h2>Summary</h2>", format_table([summarize(r, radii, level) for r in labelled], radii, "html", level),
+                _note("Certified accuracy at r: fraction of all examples certified correct with radius >= r "
+                      "(abstentions count as wrong), with its two-sided Clopper-Pearson interval over the images; "
+                      "ACR: mean of radius x correct (not given for sequential runs, whose radius is a target "
+                      "radius); PREDICT runs have accuracy and abstention only.")]
+    if attacks:
+        out += ["<h2>Empirical robust accuracy (attack)</h2>",
+                format_attack_table([summarize_attack(r, level) for r in attacks], "html", level),
+                _note("Fraction of all examples still predicted correctly (by PREDICT, abstentions wrong) after "
+                      "the attack at radius eps: an upper bound on the robust accuracy, not a certificate.")]
+    return out
 
-    out = ["<h2>Summary</h2>", format_table([summarize(r, radii) for r in results], radii, "html"),
-           _note("Certified accuracy at r: fraction of all examples certified correct with radius >= r "
-                 "(abstentions count as wrong); ACR: mean of radius x correct.")]
+
+def _results_sections(runs: Sequence[Run], radii: Sequence[float], groups: Sequence[Group] | None,
+                      level: float) -> list[str]:
+    from smoothcert.analysis.plots import (
+        certified_accuracy_figure,
+        radius_histogram_figure,
+    )
+
+    labelled, results = labelled_runs(runs), certification_runs(runs)
+    out = _summary(runs, radii, level)
     several = len(results) > 1
-    out += ["<h2>Certified accuracy vs radius</h2>",
-            _png(certified_accuracy_figure(results, envelope=several)),
-            "<h2>Certified radii of correct predictions</h2>", _png(radius_histogram_figure(results))]
+    if results:
+        out += ["<h2>Certified accuracy vs radius</h2>",
+                _png(certified_accuracy_figure(results, envelope=several)),
+                "<h2>Certified radii of correct predictions</h2>", _png(radius_histogram_figure(results))]
     if several:
         out += ["<h2>Envelope: best certified accuracy per radius</h2>",
                 format_envelope(envelope(results, radii), "html")]
+    if len(labelled) > 1:
         out.append("<h2>Abstention overlap</h2>")
         try:
-            out.append(format_overlap(abstention_overlap(results), "html"))
+            out.append(format_overlap(abstention_overlap(labelled), "html"))
         except UserError as exc:
             out.append(_note(f"not computed: {exc}"))
     if groups:
         out += ["<h2>Groups (mean ± std over runs, ddof=1)</h2>",
                 format_groups([group_summary(g, radii) for g in groups], radii, "html")]
     out.append("<h2>Runs</h2>")
-    for res in results:
-        out += [f"<h3>{html.escape(res.name)}</h3>", _note(f"{res.path} ({len(res)} examples)"),
+    for res in runs:
+        out += [f"<h3>{html.escape(res.name)}</h3>", _note(f"{res.path} ({res.kind}, {len(res)} examples)"),
                 _manifest(res)]
     return out
 
 
-def build_report(results: Sequence[Results], run_dirs: Sequence[Path], radii: Sequence[float], *,
+def build_report(results: Sequence[Run], run_dirs: Sequence[Path], radii: Sequence[float], *,
                  groups: Sequence[Group] | None = None, title: str = "smoothcert report",
-                 log_lines: int = 10) -> str:
+                 log_lines: int = 10, level: float = DEFAULT_LEVEL) -> str:
     """The report as one HTML document (a string).
 
     Guarantees: the page references no external file or URL; every piece of
-    text taken from the inputs is escaped. Envelope and abstention overlap
-    appear when there are two or more runs (an abstention comparison that is
+    text taken from the inputs is escaped. Plots and the envelope need
+    certification runs (the envelope two or more); abstention overlap appears
+    for two or more CERTIFY, sequential or PREDICT runs (a comparison that is
     impossible, e.g. disjoint idx, is shown as a note, not an error).
 
     Args:
-        results: Certification runs (may be empty when only run directories are given).
+        results: Runs of any kind (may be empty when only run directories are given).
         run_dirs: Training run directories (their ``config.yaml`` and ``log.csv``).
         radii: Radii of the tables.
         groups: Groups for the mean ± std table, or ``None``.
         title: Page title.
         log_lines: How many of the last ``log.csv`` rows to show.
+        level: Level of the Clopper–Pearson intervals.
     """
     from smoothcert import __version__
 
@@ -179,9 +215,9 @@ def build_report(results: Sequence[Results], run_dirs: Sequence[Path], radii: Se
             _note(f"smoothcert {__version__}, {time.strftime('%Y-%m-%d %H:%M:%S')}; "
                   f"{len(results)} run(s), radii {', '.join(f'{float(r):g}' for r in radii)}")]
     if results:
-        body += _results_sections(results, radii, groups)
+        body += _results_sections(results, radii, groups, level)
     else:
-        body.append(_note("no certification TSVs were given"))
+        body.append(_note("no result TSVs were given"))
     if run_dirs:
         body.append("<h2>Run directories</h2>")
         body += [_run_dir(d, log_lines) for d in run_dirs]

@@ -1,27 +1,32 @@
-"""Reading certification TSV files (ours and those of the original papers).
+"""Reading certification TSVs: CERTIFY and sequential runs (ours and the original papers').
 
-The format is the contract of DESIGN.md section 3: tab-separated, one header
-line whose first six columns are exactly ``idx label predict radius correct
-time``, one row per example. Files published with the original randomized
-smoothing code have exactly these six columns (``time`` written as
-``H:MM:SS.ffffff``); ours add numeric columns after them (``p_lower``,
-``count``, ``n``, ``samples``, ...).
+The format is tab-separated, one header line whose first six columns are
+exactly ``idx label predict radius correct time``, one row per example. Files
+published with the original randomized smoothing code have exactly these six
+columns (``time`` written as ``H:MM:SS.ffffff``); ours add numeric columns
+after them (``p_lower``, ``count``, ``n``; sequential runs also ``samples``).
+
+A *sequential* run (``certify --mode sequential``; its manifest says
+``"mode": "sequential"``, its TSV has a ``samples`` column) uses the same
+columns, but ``radius`` is the largest *target* radius certified, not a
+CERTIFY radius: certified accuracy at the target radii reads the same way,
+the average certified radius means nothing.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import math
-import re
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
+from smoothcert.analysis import _tsv
 from smoothcert.errors import UserError
 
 REQUIRED_COLUMNS: tuple[str, ...] = ("idx", "label", "predict", "radius", "correct", "time")
-_HEADER_HINT = "\t".join(REQUIRED_COLUMNS)
-_TIMEDELTA = re.compile(r"^(?:(-?\d+) days?, )?(\d+):(\d{1,2}):(\d{1,2}(?:\.\d*)?)$")
+CERTIFY, SEQUENTIAL = "certify", "sequential"
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -34,10 +39,14 @@ class Results:
         path: The path the file was read from.
         idx, label, predict, correct: int64 arrays, one entry per example;
             ``predict`` is -1 on abstention, ``correct`` is 0 or 1.
-        radius: float64 array of certified radii (>= 0).
+        radius: float64 array of certified radii (>= 0); for a sequential
+            run, the largest target radius certified.
         time: float64 array of seconds spent per example.
         extra: Further columns after the six required ones that are numeric in
             every row, as float64 arrays keyed by column name.
+        kind: ``"certify"`` or ``"sequential"``.
+        manifest: The run's manifest ``FILE.tsv.json`` as a dict, or ``None``
+            when there is none (files of the original papers) or it is unreadable.
     """
 
     name: str
@@ -49,102 +58,48 @@ class Results:
     correct: np.ndarray
     time: np.ndarray
     extra: dict[str, np.ndarray] = dataclasses.field(default_factory=dict)
+    kind: str = CERTIFY
+    manifest: dict[str, Any] | None = None
 
     def __len__(self) -> int:
         return int(self.idx.shape[0])
 
 
-def _display_name(path: Path) -> str:
-    name = path.name
-    return name[:-4] if name.lower().endswith(".tsv") and len(name) > 4 else name
-
-
-def _split(line: str, sep: str | None) -> list[str]:
-    fields = [f.strip() for f in line.rstrip("\r\n").split(sep)]
-    while fields and fields[-1] == "":  # trailing whitespace or tabs
-        fields.pop()
-    return fields
-
-
-def _int(text: str) -> int:
-    try:
-        return int(text)
-    except ValueError:
-        value = float(text)  # raises ValueError if not a number
-        if not value.is_integer():
-            raise ValueError(f"{text!r} is not an integer") from None
-        return int(value)
-
-
-def _seconds(text: str) -> float:
-    try:
-        return float(text)
-    except ValueError:
-        m = _TIMEDELTA.match(text)
-        if m is None:
-            raise ValueError(f"time {text!r} is neither seconds nor H:MM:SS") from None
-        days = int(m.group(1) or 0)
-        return days * 86400 + int(m.group(2)) * 3600 + int(m.group(3)) * 60 + float(m.group(4))
-
-
-def _parse_row(fields: list[str], ncols: int) -> tuple[int, int, int, float, int, float]:
-    if len(fields) != ncols:
-        raise ValueError(f"{len(fields)} fields, the header has {ncols}")
-    idx, label, predict = _int(fields[0]), _int(fields[1]), _int(fields[2])
-    radius, correct, seconds = float(fields[3]), _int(fields[4]), _seconds(fields[5])
+def _parse_row(fields: list[str]) -> tuple[int, int, int, float, int, float]:
+    radius = float(fields[3])
     if math.isnan(radius) or radius < 0:
         raise ValueError(f"radius {fields[3]!r} is not a number >= 0")
-    if correct not in (0, 1):
-        raise ValueError(f"correct {fields[4]!r} is not 0 or 1")
-    if predict < -1:
-        raise ValueError(f"predict {fields[2]!r} is neither a class nor -1 (abstain)")
-    return idx, label, predict, radius, correct, seconds
+    return (_tsv.parse_int(fields[0]), _tsv.parse_int(fields[1]), _tsv.parse_predict(fields[2]),
+            radius, _tsv.parse_correct(fields[4]), _tsv.parse_seconds(fields[5]))
 
 
-def _read_text(path: Path) -> str:
-    if not path.exists():
-        raise UserError(f"results file {str(path)!r} not found; check the path "
-                        "(analyze reads TSV files written by `smoothcert certify`)")
-    if path.is_dir():
-        raise UserError(f"{str(path)!r} is a directory; pass the certification "
-                        "TSV file inside it")
-    try:
-        return path.read_text(encoding="utf-8")
-    except UnicodeDecodeError:
-        raise UserError(f"{str(path)!r} is not a text file; pass a certification "
-                        "TSV written by `smoothcert certify`") from None
-    except OSError as exc:
-        raise UserError(f"cannot read {str(path)!r}: {exc.strerror}; check the "
-                        "file's permissions") from None
+def is_certification_header(columns: list[str]) -> bool:
+    """Whether ``columns`` begin with the six columns of a certification TSV."""
+    return tuple(columns[:6]) == REQUIRED_COLUMNS
 
 
-def _header(path: Path, first: str) -> tuple[list[str], str | None]:
-    sep = "\t" if "\t" in first else None
-    columns = _split(first, sep)
-    if tuple(columns[:6]) != REQUIRED_COLUMNS:
-        hint = ""
+def _extra(columns: list[str], raw: list[list[str]]) -> dict[str, np.ndarray]:
+    extra: dict[str, np.ndarray] = {}
+    for j, col in enumerate(columns[6:]):
+        if col in REQUIRED_COLUMNS or col in extra:
+            continue
         try:
-            _int(columns[0])
-            hint = " (the header line is missing)"
-        except (ValueError, IndexError):
-            pass
-        raise UserError(
-            f"{str(path)!r} is not a certification TSV{hint}: its header must begin "
-            f"with the columns 'idx label predict radius correct time' (tab-separated), "
-            f"got {first.rstrip()[:80]!r}; pass a file written by `smoothcert certify` "
-            "or by the original randomized-smoothing certify.py")
-    return columns, sep
+            extra[col] = _tsv.frozen([float(r[j]) for r in raw], np.float64)
+        except ValueError:
+            continue  # a non-numeric column: not part of ``extra``
+    return extra
 
 
 def load_results(path: str | Path) -> Results:
-    """Read one certification TSV.
+    """Read one certification TSV (CERTIFY or sequential).
 
     Guarantees: every returned row parsed completely and satisfies the
     contract (``correct`` in {0, 1}, ``radius`` >= 0, ``predict`` >= -1).
     A file with a header and no rows gives 0 examples. The last line is
     dropped only if it lacks a final newline *and* does not parse (a row torn
     by an interrupted writer); any other bad row is an error. Blank lines are
-    skipped.
+    skipped. The run is sequential when its manifest says ``"mode":
+    "sequential"`` or it has a ``samples`` column (CERTIFY never writes one).
 
     Args:
         path: The TSV file.
@@ -161,40 +116,21 @@ def load_results(path: str | Path) -> Results:
         >>> res.radius.mean()  # doctest: +SKIP
     """
     path = Path(path)
-    lines = _read_text(path).splitlines(keepends=True)
-    if not lines or not lines[0].strip():
-        raise UserError(f"{str(path)!r} is empty (no header line); certification may "
-                        "not have started — rerun `smoothcert certify` to write it")
-    columns, sep = _header(path, lines[0])
-    ncols = len(columns)
-    rows: list[tuple[int, int, int, float, int, float]] = []
-    raw_extra: list[list[str]] = []
-    for lineno, line in enumerate(lines[1:], start=2):
-        if not line.strip():
-            continue
-        fields = _split(line, sep)
-        try:
-            rows.append(_parse_row(fields, ncols))
-        except ValueError as exc:
-            torn = lineno == len(lines) and not line.endswith(("\n", "\r"))
-            if torn:
-                break
-            raise UserError(f"{str(path)}:{lineno}: cannot parse row ({exc}): "
-                            f"{line.rstrip()[:80]!r}; fix or delete that line") from None
-        raw_extra.append(fields[6:])
-    arr = np.array(rows, dtype=np.float64).reshape(len(rows), 6)
-    extra: dict[str, np.ndarray] = {}
-    for j, col in enumerate(columns[6:]):
-        if col in REQUIRED_COLUMNS or col in extra:
-            continue
-        try:
-            extra[col] = np.array([float(r[j]) for r in raw_extra], dtype=np.float64)
-        except ValueError:
-            continue  # a non-numeric column: not part of ``extra``
-    ints = [np.array([r[k] for r in rows], dtype=np.int64) for k in (0, 1, 2, 4)]
-    arrays = [*ints, arr[:, 3].copy(), arr[:, 5].copy(), *extra.values()]
-    for a in arrays:
-        a.setflags(write=False)
-    return Results(name=_display_name(path), path=path, idx=ints[0], label=ints[1],
-                   predict=ints[2], radius=arrays[4], correct=ints[3], time=arrays[5],
-                   extra=extra)
+    lines, columns, sep = _tsv.read_table(path)
+    if not is_certification_header(columns):
+        hint = " (the header line is missing)" if _tsv.header_is_missing(columns) else ""
+        raise UserError(
+            f"{str(path)!r} is not a certification TSV{hint}: its header must begin "
+            f"with the columns 'idx label predict radius correct time' (tab-separated), "
+            f"got {lines[0].rstrip()[:80]!r}; pass a file written by `smoothcert certify` "
+            "or by the original randomized-smoothing certify.py")
+    rows = _tsv.parse_rows(path, lines, sep, len(columns), lambda f: (_parse_row(f), f[6:]))
+    manifest = _tsv.read_manifest(path)
+    sequential = (manifest or {}).get("mode") == SEQUENTIAL or "samples" in columns[6:]
+    parsed = [r for r, _ in rows]
+    ints = [_tsv.frozen([r[k] for r in parsed], np.int64) for k in (0, 1, 2, 4)]
+    return Results(name=_tsv.display_name(path), path=path, idx=ints[0], label=ints[1], predict=ints[2],
+                   radius=_tsv.frozen([r[3] for r in parsed], np.float64), correct=ints[3],
+                   time=_tsv.frozen([r[5] for r in parsed], np.float64),
+                   extra=_extra(columns, [raw for _, raw in rows]),
+                   kind=SEQUENTIAL if sequential else CERTIFY, manifest=manifest)

@@ -1,4 +1,4 @@
-"""Arguments shared by ``analyze`` and ``report``: radii, display names, groups."""
+"""Arguments shared by ``analyze`` and ``report``: radii, interval level, display names, groups, notes."""
 
 from __future__ import annotations
 
@@ -9,7 +9,17 @@ import sys
 from collections import Counter
 from collections.abc import Sequence
 
-from smoothcert.analysis import Group, Results, groups_from_globs, groups_from_regex
+from smoothcert.analysis import (
+    DEFAULT_LEVEL,
+    Group,
+    Run,
+    groups_from_globs,
+    groups_from_regex,
+    off_target_warnings,
+    sequential_note,
+    setting_warnings,
+)
+from smoothcert.analysis.metrics import Labelled
 from smoothcert.errors import UserError
 
 DEFAULT_RADII: tuple[float, ...] = (0.0, 0.25, 0.5, 0.75, 1.0)
@@ -18,6 +28,12 @@ DEFAULT_RADII: tuple[float, ...] = (0.0, 0.25, 0.5, 0.75, 1.0)
 def add_radii(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--radii", nargs="+", type=float, default=list(DEFAULT_RADII),
                         metavar="R", help="radii for certified accuracy (default: %(default)s)")
+
+
+def add_ci_level(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--ci-level", type=float, default=DEFAULT_LEVEL, metavar="L",
+                        help="level of the two-sided Clopper-Pearson intervals of certified accuracy over the "
+                             "images (default: %(default)s)")
 
 
 def add_groups(parser: argparse.ArgumentParser) -> None:
@@ -42,7 +58,7 @@ def check_group_flags(args: argparse.Namespace) -> None:
         raise UserError("give either --group LABEL=GLOB or --group-by REGEX, not both")
 
 
-def renamed(results: list[Results], names: Sequence[str] | None) -> list[Results]:
+def renamed(results: list[Run], names: Sequence[str] | None) -> list[Run]:
     """``results`` with display names ``names`` (one per run).
 
     Without ``names``, runs whose file names coincide (``a/certify.tsv``,
@@ -58,8 +74,14 @@ def renamed(results: list[Results], names: Sequence[str] | None) -> list[Results
     return [dataclasses.replace(r, name=n) for r, n in zip(results, names)]
 
 
-def groups(args: argparse.Namespace, results: Sequence[Results]) -> list[Group] | None:
-    """The groups asked for on the command line, or ``None``; warns about unmatched runs."""
+def groups(args: argparse.Namespace, results: Sequence[Labelled]) -> list[Group] | None:
+    """The groups asked for on the command line, or ``None``; warns about unmatched runs.
+
+    Only CERTIFY, sequential and PREDICT runs are grouped (``results``).
+    """
+    if (args.group or args.group_by) and not results:
+        raise UserError("--group and --group-by group certification or PREDICT runs; none were given "
+                        "(attack TSVs are not grouped)")
     if args.group:
         return groups_from_globs(results, args.group)
     if args.group_by:
@@ -69,3 +91,13 @@ def groups(args: argparse.Namespace, results: Sequence[Results]) -> list[Group] 
                   "it is left out of the groups", file=sys.stderr)
         return found
     return None
+
+
+def notes(runs: Sequence[Run], radii: Sequence[float]) -> list[str]:
+    """The lines to print on stderr about ``runs``: ``note: ...`` (sequential runs), then ``warning: ...``."""
+    lines = []
+    seq = sequential_note(runs)
+    if seq is not None:
+        lines.append(f"note: {seq}")
+    lines += [f"warning: {w}" for w in [*setting_warnings(runs), *off_target_warnings(runs, radii)]]
+    return lines
