@@ -23,5 +23,8 @@ def run(args: argparse.Namespace) -> int:
                    num_classes=run_.num_classes, sigma=run_.sigma, examples=run_.examples, indices=run_.indices,
                    batch_size=args.batch_size, pack=args.engine == "packed", desc="predict", quiet=args.quiet)
     if run_.ctx.is_main:
+        from smoothcert.analysis import print_predict_summary
+
+        print_predict_summary(out)
         print(f"wrote {out}", file=sys.stderr)
     return 0
