@@ -92,6 +92,10 @@ class CliServer:
 def _child(request: dict[str, object]) -> None:
     code = 1
     try:
+        import signal
+
+        # Ctrl-C raises KeyboardInterrupt, as in a terminal (a server started in the background inherits it ignored)
+        signal.signal(signal.SIGINT, signal.default_int_handler)
         os.chdir(str(request["cwd"]))
         null = os.open(os.devnull, os.O_RDONLY)
         os.dup2(null, 0)
@@ -162,11 +166,21 @@ def _kill_inside_checkpoint_write(nth: int) -> None:
     smoothcert.checkpoints.store.atomic_write = wrapper
 
 
-def _serve() -> None:
-    from smoothcert.cli.main import build_parser
+# What the subcommands import inside run(), imported once here so that no child pays for it.
+PRELOAD = ("smoothcert.analysis", "smoothcert.analysis.plots", "smoothcert.analysis.report", "smoothcert.analysis.margins",
+           "smoothcert.cli._model", "smoothcert.reproduce.paper_mnist", "smoothcert.smooth", "smoothcert.stats",
+           "smoothcert.train.trainer", "torch._dynamo")  # torch.optim imports _dynamo on first use: seconds a process
 
-    build_parser()  # imports every subcommand (torch, scipy, matplotlib where used) once
-    import torch._dynamo  # noqa: F401  (torch.optim imports it on first use: seconds per process otherwise)
+
+def _serve() -> None:
+    import importlib
+
+    from smoothcert.cli.main import SUBCOMMANDS, build_parser
+
+    for name in SUBCOMMANDS:
+        build_parser(name)  # imports the subcommand's module
+    for module in PRELOAD:
+        importlib.import_module(module)
     for line in sys.stdin:
         request = json.loads(line)
         if request["op"] == "spawn":

@@ -8,9 +8,12 @@ import math
 import sys
 from collections import Counter
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-from smoothcert.analysis import Group, Results, groups_from_globs, groups_from_regex
 from smoothcert.errors import UserError
+
+if TYPE_CHECKING:
+    from smoothcert.analysis import Group, Results
 
 DEFAULT_RADII: tuple[float, ...] = (0.0, 0.25, 0.5, 0.75, 1.0)
 
@@ -60,6 +63,8 @@ def renamed(results: list[Results], names: Sequence[str] | None) -> list[Results
 
 def groups(args: argparse.Namespace, results: Sequence[Results]) -> list[Group] | None:
     """The groups asked for on the command line, or ``None``; warns about unmatched runs."""
+    from smoothcert.analysis import groups_from_globs, groups_from_regex
+
     if args.group:
         return groups_from_globs(results, args.group)
     if args.group_by:

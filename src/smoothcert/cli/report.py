@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import sys
 
-from smoothcert.analysis import load_results
 from smoothcert.cli import _analysis_args as common
 from smoothcert.cli._args import nonnegative_int
 from smoothcert.errors import UserError
@@ -33,6 +32,7 @@ def run(args: argparse.Namespace) -> int:
             an unreadable TSV, or an ``--out`` that is a directory or does
             not end in .html/.htm.
     """
+    from smoothcert.analysis import load_results
     from smoothcert.analysis.report import build_report, collect_inputs, write_report
 
     radii = common.radii(args.radii)

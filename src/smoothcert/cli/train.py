@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Sequence
 
 from smoothcert.cli._args import nonnegative_int, positive_float, positive_int
-from smoothcert.runtime import distributed
-from smoothcert.train.config import resolve_config
-from smoothcert.train.trainer import train
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -30,15 +28,37 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("overrides", nargs="*", metavar="key=value", help="config overrides, e.g. method_args.num_noise=4")
 
 
+def resume_argv(argv: Sequence[str]) -> list[str]:
+    """The command line that continues an interrupted ``train ARGV``: ``argv`` with ``--resume``.
+
+    Without ``--resume`` a run directory that holds a checkpoint (or a log) is
+    refused, so rerunning ``argv`` as it was would not continue it. The flag goes
+    before a ``--`` separator, where it is still a flag.
+    """
+    words = list(argv)
+    if "--resume" in words:
+        return words
+    end = words.index("--") if "--" in words else len(words)
+    return [*words[:end], "--resume", *words[end:]]
+
+
 def run(args: argparse.Namespace) -> int:
+    from smoothcert.cli._warnings import warn_sigma
+    from smoothcert.runtime import distributed
+    from smoothcert.train.config import resolve_config
+    from smoothcert.train.trainer import train
+
     flags = {
         "dataset": args.dataset, "arch": args.arch, "method": args.method, "sigma": args.sigma,
         "epochs": args.epochs, "batch_size": args.batch_size, "lr": args.lr, "optimizer": args.optimizer,
         "seed": args.seed, "device": args.device, "data_dir": args.data_dir,
     }
     config = resolve_config(args.config, flags, args.overrides)
+    main_rank = distributed.from_env().is_main
+    if main_rank:
+        warn_sigma(config["sigma"])
     with distributed.leaving_group_after():  # under torchrun (docs/distributed.md); a no-op otherwise
         path = train(config, args.out, resume=args.resume, quiet=args.quiet)
-    if distributed.from_env().is_main:
+    if main_rank:
         print(f"wrote {path}", file=sys.stderr)
     return 0
