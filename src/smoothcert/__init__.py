@@ -38,7 +38,19 @@ _SOURCES = {
     "stats": "smoothcert.stats",
 }
 
-__all__ = ["__version__", *_SOURCES]
+__all__ = [
+    "Certificate",
+    "NormalizeLayer",
+    "Smooth",
+    "__version__",
+    "create_dataset",
+    "create_method",
+    "create_model",
+    "list_datasets",
+    "list_methods",
+    "list_models",
+    "stats",
+]
 
 
 def __getattr__(name: str) -> object:

@@ -12,6 +12,7 @@ import pickle
 import re
 import shutil
 import struct
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,6 +21,7 @@ import torch
 
 from smoothcert.checkpoints.store import load_checkpoint, save_checkpoint
 from smoothcert.models import create_model
+from tests.integration._cli_server import Result
 from tests.unit.fake_data import _str, _uint8_array
 from tests.unit.test_data import write_mnist
 
@@ -259,7 +261,7 @@ def _cifar(root: Path) -> None:
     (root / "shape" / "test_batch").write_bytes(b"\x80\x02}(" + items + b"u.")
 
 
-def build_world(root: Path, run_cli) -> Path:  # noqa: ANN001  (run_cli: CliServer.run)
+def build_world(root: Path, run_cli: Callable[..., Result]) -> Path:
     """Create every broken input under ``root``; ``run_cli`` trains and certifies the valid ones."""
     root.mkdir(parents=True, exist_ok=True)
     _checkpoints(root / "ckpt")

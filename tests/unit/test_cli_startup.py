@@ -67,6 +67,7 @@ def test_lazy_package_attributes_are_the_real_objects() -> None:
 
     assert smoothcert.Smooth is smooth.Smooth and smoothcert.stats is stats
     assert smoothcert.create_model is models.create_model
+    assert set(smoothcert.__all__) == {"__version__", *smoothcert._SOURCES}
     assert set(smoothcert.__all__) <= set(dir(smoothcert))
     with pytest.raises(AttributeError, match="has no attribute 'nope'"):
         smoothcert.nope  # noqa: B018

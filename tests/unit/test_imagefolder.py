@@ -10,8 +10,8 @@ import torch
 from PIL import Image
 
 from smoothcert.cli.main import main
-from smoothcert.data import create_dataset, dataset_info
 from smoothcert.data import _image_transforms as T
+from smoothcert.data import create_dataset, dataset_info
 from smoothcert.data.batches import BatchLoader
 from smoothcert.errors import UserError
 from tests.unit.fake_data import write_image_folder
@@ -100,7 +100,7 @@ def test_folder_errors_are_user_errors(tmp_path: Path, folder: Path) -> None:
     with pytest.raises(UserError, match="does not exist"):
         create_dataset("imagefolder", "test", tmp_path / "missing")
     (tmp_path / "empty").mkdir()
-    with pytest.raises(UserError, match="val/<class>/ or .*test/<class>/ not found"):
+    with pytest.raises(UserError, match=r"val/<class>/ or .*test/<class>/ not found"):
         create_dataset("imagefolder", "test", tmp_path / "empty")
     (tmp_path / "empty" / "val").mkdir()
     with pytest.raises(UserError, match="has no class folders"):

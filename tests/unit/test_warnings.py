@@ -9,9 +9,9 @@ import pytest
 import torch
 
 from smoothcert import stats
+from smoothcert.checkpoints.store import save_checkpoint
 from smoothcert.cli._warnings import SANE_SIGMA_MAX, futile_settings, implausible_sigma, sigma_differs
 from smoothcert.cli.main import main
-from smoothcert.checkpoints.store import save_checkpoint
 from smoothcert.models import create_model
 from smoothcert.smooth import Smooth
 

@@ -11,15 +11,16 @@ import io
 import os
 import sys
 from pathlib import Path
+from typing import IO
 
 import matplotlib
 
 if "matplotlib.pyplot" not in sys.modules:  # never switch an interactive session's backend
     matplotlib.use("Agg")
-from matplotlib.figure import Figure  # noqa: E402
+from matplotlib.figure import Figure
 
-from smoothcert._io import atomic_write  # noqa: E402
-from smoothcert.errors import UserError  # noqa: E402
+from smoothcert._io import atomic_write
+from smoothcert.errors import UserError
 
 PLOT_FORMATS: tuple[str, ...] = ("png", "svg", "pdf")
 _DPI = 120
@@ -66,12 +67,12 @@ def write_output(path: str | Path, data: bytes) -> Path:
         raise UserError(f"{str(path)!r} is a directory; give a file name inside it")
     mode = path.stat().st_mode & 0o777 if path.exists() else 0o644
 
-    def write(fh: object) -> None:
-        os.fchmod(fh.fileno(), mode)  # type: ignore[attr-defined]
-        fh.write(data)  # type: ignore[attr-defined]
+    def write(fh: IO[bytes]) -> None:
+        os.fchmod(fh.fileno(), mode)
+        fh.write(data)
 
     try:
-        atomic_write(path, write)  # type: ignore[arg-type]
+        atomic_write(path, write)
     except OSError as exc:
         raise UserError(f"cannot write {str(path)!r}: {exc.strerror}; choose another "
                         "output path") from None

@@ -12,7 +12,7 @@ import dataclasses
 import fnmatch
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -94,10 +94,7 @@ def groups_from_regex(results: Sequence[Results], pattern: str) -> tuple[list[Gr
         if m is None:
             unmatched.append(res)
             continue
-        if "label" in regex.groupindex:
-            label = m.group("label")
-        else:
-            label = m.group(1) if regex.groups else m.group(0)
+        label = m.group("label") if "label" in regex.groupindex else m.group(1 if regex.groups else 0)
         members.setdefault(label or "", []).append(res)
     if not members:
         raise UserError(f"--group-by {pattern!r} matches none of the run names "
@@ -134,7 +131,7 @@ def group_summary(group: Group, radii: Sequence[float]) -> dict:
     return out
 
 
-def _pm(stat: dict[str, float], show: object, n: int) -> str:
+def _pm(stat: dict[str, float], show: Callable[[float], str], n: int) -> str:
     if math.isnan(stat["mean"]):
         return "n/a"
     return show(stat["mean"]) if n < 2 else f"{show(stat['mean'])} ± {show(stat['std'])}"

@@ -123,8 +123,8 @@ def radius_histogram_figure(results: Sequence[Results], bins: int = 30,
     edges = np.linspace(0.0, top if top > 0 else 1.0, bins + 1)
     fig = new_figure(6, 4)
     ax = fig.add_subplot()
-    for res, r in zip(results, radii):
-        ax.hist(r, bins=edges, histtype="step", linewidth=1.6,
+    for res, r in zip(results, radii, strict=True):
+        ax.hist(r, bins=edges.tolist(), histtype="step", linewidth=1.6,
                 label=f"{res.name} ({r.size} of {len(res)} correct)")
     ax.set(xlabel="certified radius (L2) of correct predictions", ylabel="examples",
            xlim=(edges[0], edges[-1]))

@@ -179,7 +179,7 @@ def load_results(path: str | Path) -> Results:
             torn = lineno == len(lines) and not line.endswith(("\n", "\r"))
             if torn:
                 break
-            raise UserError(f"{str(path)}:{lineno}: cannot parse row ({exc}): "
+            raise UserError(f"{path!s}:{lineno}: cannot parse row ({exc}): "
                             f"{line.rstrip()[:80]!r}; fix or delete that line") from None
         raw_extra.append(fields[6:])
     arr = np.array(rows, dtype=np.float64).reshape(len(rows), 6)

@@ -58,7 +58,7 @@ def renamed(results: list[Results], names: Sequence[str] | None) -> list[Results
     if len(names) != len(results):
         raise UserError(f"--name got {len(names)} names for {len(results)} files; "
                         "give one name per file, in the same order")
-    return [dataclasses.replace(r, name=n) for r, n in zip(results, names)]
+    return [dataclasses.replace(r, name=n) for r, n in zip(results, names, strict=True)]
 
 
 def groups(args: argparse.Namespace, results: Sequence[Results]) -> list[Group] | None:

@@ -9,10 +9,10 @@ from typing import Any
 import torch
 from torch import nn
 
-from smoothcert.data import TensorData, create_dataset
 from smoothcert.checkpoints.store import load_checkpoint, model_from_checkpoint
-from smoothcert.runtime.devices import resolve_device
+from smoothcert.data import TensorData, create_dataset
 from smoothcert.errors import UserError
+from smoothcert.runtime.devices import resolve_device
 
 
 def load_model_and_data(

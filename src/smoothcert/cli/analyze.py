@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Callable
+from typing import Any
 
 from smoothcert.cli import _analysis_args as common
 from smoothcert.cli._args import positive_float, positive_int
@@ -102,7 +104,8 @@ def run(args: argparse.Namespace) -> int:
                        [group_summary(g, radii) for g in groups]))
     if args.format == "json":
         out = json.loads(format_table(summaries, radii, "json"))
-        to_json = {"abstention": overlap_to_json, "envelope": envelope_to_json, "groups": lambda v: v}
+        to_json: dict[str, Callable[[Any], object]] = {"abstention": overlap_to_json, "envelope": envelope_to_json,
+                                                       "groups": lambda v: v}
         out.update({key: json_safe(to_json[key](value)) for key, _, value in extras})
         text = json.dumps(out, allow_nan=False)
     else:

@@ -7,7 +7,8 @@ import sys
 
 from smoothcert.cli._args import positive_float
 
-# checkpoints.legacy.NORMALIZATIONS, written here so that `convert --help` does not import torch (a test keeps them equal)
+# checkpoints.legacy.NORMALIZATIONS, written here so that `convert --help` does not import torch
+# (a test keeps them equal)
 NORMALIZATIONS = ("standardize", "center", "none")
 
 

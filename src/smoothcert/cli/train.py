@@ -25,7 +25,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", help="YAML recipe, e.g. configs/digits/gaussian_0.25.yaml")
     parser.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
     parser.add_argument("--quiet", action="store_true", help="no progress bars or epoch lines")
-    parser.add_argument("overrides", nargs="*", metavar="key=value", help="config overrides, e.g. method_args.num_noise=4")
+    parser.add_argument("overrides", nargs="*", metavar="key=value",
+                        help="config overrides, e.g. method_args.num_noise=4")
 
 
 def resume_argv(argv: Sequence[str]) -> list[str]:

@@ -143,7 +143,8 @@ def _imagenet_dir(data_dir: Path | None) -> Path:
     return Path("../shared/data/imagenet")
 
 
-@register_dataset(IMAGENET)
+# ImageFolderData has TensorData's interface (info, images[i], labels, len), its images decoded on access
+@register_dataset(IMAGENET)  # type: ignore[arg-type]
 def load_imagenet(split: str, data_dir: Path | None = None) -> ImageFolderData:
     """ImageNet (ILSVRC-2012) train or val folders; exactly 1,000 classes."""
     root = _imagenet_dir(data_dir)
@@ -154,7 +155,7 @@ def load_imagenet(split: str, data_dir: Path | None = None) -> ImageFolderData:
     return ImageFolderData(files, labels, IMAGENET, _transform(split))
 
 
-@register_dataset(IMAGEFOLDER)
+@register_dataset(IMAGEFOLDER)  # type: ignore[arg-type]  # as IMAGENET
 def load_imagefolder(split: str, data_dir: Path | None = None) -> ImageFolderData:
     """Any ``train/<class>/`` + ``val/<class>/`` image collection under ``--data-dir``."""
     if data_dir is None:

@@ -65,7 +65,7 @@ def _built_if_fits(builder: Builder, num_classes: int, shape: tuple[int, ...]) -
         net.eval()
         with torch.no_grad():
             out = net(torch.zeros(1, *shape))
-        for module, mode in zip(net.modules(), modes):
+        for module, mode in zip(net.modules(), modes, strict=True):
             module.training = mode
     except UserError:
         raise

@@ -37,13 +37,13 @@ def _known(tsv: Path) -> list[bool]:
     if meta.get("mode") != "sequential":
         return [True] * (len(RADII) + 1)
     targets = [float(t) for t in meta.get("radii", [])]
-    return [r == 0 or any(abs(r - t) < 1e-9 for t in targets) for r in RADII] + [False]
+    return [*(r == 0 or any(abs(r - t) < 1e-9 for t in targets) for r in RADII), False]
 
 
 def _cells(values: list[float], known: list[bool], signed: bool) -> list[str]:
     sign = "+" if signed else ""  # round(v) + 0.0 turns a -0.0 into 0.0, so no "-0.0" is printed
-    cells = [f"{round(v, 1) + 0.0:{sign}.1f}" if k else "—" for v, k in zip(values[:-1], known)]
-    return cells + [f"{round(values[-1], 3) + 0.0:{sign}.3f}" if known[-1] else "—"]
+    cells = [f"{round(v, 1) + 0.0:{sign}.1f}" if k else "—" for v, k in zip(values[:-1], known[:-1], strict=True)]
+    return [*cells, f"{round(values[-1], 3) + 0.0:{sign}.3f}" if known[-1] else "—"]
 
 
 def _cells_with_errors(values: list[float], errors: list[float], known: list[bool]) -> list[str]:
@@ -51,7 +51,7 @@ def _cells_with_errors(values: list[float], errors: list[float], known: list[boo
     cells = _cells(values, known, True)
     digits = [1] * (len(values) - 1) + [3]
     return [c if c == "—" or e != e else f"{c} ± {round(e, d) + 0.0:.{d}f}"  # e != e: NaN
-            for c, e, d in zip(cells, errors, digits)]
+            for c, e, d in zip(cells, errors, digits, strict=True)]
 
 
 def _row(method: str, sigma: float, images: int, source: str, cells: list[str]) -> str:
@@ -93,7 +93,7 @@ def comparison_table(out: Path) -> str:
         published = [*PUBLISHED_ACCURACY[method][sigma], PUBLISHED_ACR[method][sigma]]
         lines.append(_row(method, sigma, PAPER_IMAGES, "published", _cells(published, [True] * len(known), False)))
         if len(res) == PAPER_IMAGES:
-            diff = [a - b for a, b in zip(ours, published)]
+            diff = [a - b for a, b in zip(ours, published, strict=True)]
             lines.append(_row(method, sigma, PAPER_IMAGES, "difference", _cells(diff, known, True)))
     return "\n".join(lines)
 
@@ -140,7 +140,7 @@ def _published_difference(method: str, sigma: float, idx: np.ndarray, published:
         return paired_difference(load_published(dirs[0]), load_published(dirs[1]), idx, RADII)[0]
     if len(idx) == PAPER_IMAGES and sigma in PUBLISHED_ACR[method]:
         values = [[*PUBLISHED_ACCURACY[m][sigma], PUBLISHED_ACR[m][sigma]] for m in (method, "gaussian")]
-        return [a - b for a, b in zip(*values)]
+        return [a - b for a, b in zip(*values, strict=True)]
     return None
 
 
@@ -164,7 +164,7 @@ def ordering_table(out: Path, published: Path | None = None) -> str:
         idx = res.idx[np.isin(res.idx, gauss.idx)]
         if len(idx) == 0:
             continue
-        known = [a and b for a, b in zip(_known(tsv), _known(base[sigma]))]
+        known = [a and b for a, b in zip(_known(tsv), _known(base[sigma]), strict=True)]
         mean, errors = paired_difference([res], [gauss], idx, RADII)
         name = f"{method} − gaussian"
         lines.append(_row(name, sigma, len(idx), "ours", _cells_with_errors(mean, errors, known)))

@@ -37,7 +37,8 @@ def _why_missing(device: torch.device) -> str:
         if count == 0:
             return "no GPU is visible: check the driver and CUDA_VISIBLE_DEVICES"
         if device.index is not None and device.index >= count:
-            return "this machine has 1 GPU, cuda:0" if count == 1 else f"this machine has {count} GPUs, cuda:0 to cuda:{count - 1}"
+            gpus = "1 GPU, cuda:0" if count == 1 else f"{count} GPUs, cuda:0 to cuda:{count - 1}"
+            return f"this machine has {gpus}"
     if device.type == "mps" and not torch.backends.mps.is_available():
         return "MPS needs Apple silicon and a torch built with MPS"
     return ""
