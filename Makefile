@@ -1,10 +1,10 @@
-# Quick start: `make demo` and `make test`. Both create .venv and install everything.
+# Quick start: `make demo` and `make test`. Both create .venv and install everything. `make lint`: ruff and mypy.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test install clean gpu-check
+.PHONY: demo test lint install clean gpu-check
 
 $(STAMP): pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
@@ -22,8 +22,13 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
 
+# Settings in pyproject.toml ([tool.ruff], [tool.mypy]); the same checks run as pre-commit hooks.
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+
 clean:
-	rm -rf $(VENV) demo_out
+	rm -rf $(VENV) demo_out .mypy_cache .ruff_cache
 
 gpu-check: $(STAMP)
 	$(BIN)/python benchmarks/gpu_check.py

@@ -50,9 +50,10 @@ import torch
 from torch import nn
 
 from smoothcert import stats
-from smoothcert.certify.seeds import example_generator
-from smoothcert.certify.rewrites import prepare_model, tune_allocator
 from smoothcert.certify.packing import PackedSmooth
+from smoothcert.certify.rewrites import prepare_model, tune_allocator
+from smoothcert.certify.rows import example_generator
+from smoothcert.certify.seeds import example_generator
 from smoothcert.models import create_model
 
 SHAPES = {"digits_cnn": (1, 8, 8), "lenet": (1, 28, 28), "mlp": (1, 4, 4), "cifar_resnet20": (3, 32, 32),
@@ -167,8 +168,8 @@ def measure(arch: str, args: argparse.Namespace, argv: list[str]) -> dict[str, f
     n = args.n or DEFAULT_N[arch]
     total = args.examples * (args.n0 + n)
     rate = {name: total / statistics.median(t) for name, t in seconds.items()}
-    vs_ref = statistics.median(r / s for r, s in zip(seconds["one_at_a_time"], seconds["smoothcert"]))
-    vs_bare = statistics.median(b / s for b, s in zip(seconds["bare_forward"], seconds["smoothcert"]))
+    vs_ref = statistics.median(r / s for r, s in zip(seconds["one_at_a_time"], seconds["smoothcert"], strict=True))
+    vs_bare = statistics.median(b / s for b, s in zip(seconds["bare_forward"], seconds["smoothcert"], strict=True))
     print(f"{arch:10s} n0={args.n0} n={n} batch={args.batch_size} examples={args.examples} "
           f"engine={infos['smoothcert']}\n  samples/s: smoothcert {rate['smoothcert']:,.0f}  bare forward "
           f"{rate['bare_forward']:,.0f}  one-at-a-time {rate['one_at_a_time']:,.0f}\n  "

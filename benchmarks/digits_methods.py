@@ -56,7 +56,8 @@ RUNS: dict[str, tuple[str, dict[str, object]]] = {
     # MACER's own defaults, robustness loss from the first step: collapses here (docs/digits_methods.md).
     "macer": ("macer", {"num_noise": 16, "beta": 16.0, "gamma": 8.0, "lbd": 12.0, "deferred_epochs": 0}),
     # The same with the robustness loss deferred to the first lr step, as Jeong & Shin (2020) ran MACER.
-    "macer_deferred": ("macer", {"num_noise": 16, "beta": 16.0, "gamma": 8.0, "lbd": 12.0, "deferred_epochs": FIRST_LR_STEP}),
+    "macer_deferred": ("macer", {"num_noise": 16, "beta": 16.0, "gamma": 8.0, "lbd": 12.0,
+                                 "deferred_epochs": FIRST_LR_STEP}),
     "stability": ("stability", {"lbd": 2.0}),
     "consistency_smoothadv": ("consistency_smoothadv", {"num_noise": 4, "lbd": 1.0, "eta": 0.5, "epsilon": 0.5,
                                                         "num_steps": 4, "attack": "pgd", "warmup": 10}),
@@ -187,12 +188,14 @@ def main(argv: list[str] | None = None) -> int:
             tsv = run_dir / f"{name}.tsv"
             print(f"[digits_methods] {name}: train ({time.perf_counter() - began:.0f} s)", file=sys.stderr, flush=True)
             _train(run_dir, run, seed, args.epochs)
-            print(f"[digits_methods] {name}: certify ({time.perf_counter() - began:.0f} s)", file=sys.stderr, flush=True)
+            print(f"[digits_methods] {name}: certify ({time.perf_counter() - began:.0f} s)", file=sys.stderr,
+                  flush=True)
             _certify(run_dir, tsv, args)
             log = _log_rows(run_dir)
             train_s = sum(float(row["time"]) for row in log)
             cost_rows.append({"method": run, "seed": seed, "epochs": len(log), "steps": steps * len(log),
-                              "train_s": round(train_s, 3), "ms_per_step": round(train_s / (steps * len(log)) * 1000, 3)})
+                              "train_s": round(train_s, 3),
+                              "ms_per_step": round(train_s / (steps * len(log)) * 1000, 3)})
             _copy_small(run_dir, results / name)
     print(f"[digits_methods] per-step benchmark ({time.perf_counter() - began:.0f} s)", file=sys.stderr, flush=True)
     step_ms = _step_benchmark(args.runs, args.step_rounds, args.step_count, args.epochs - 1)

@@ -22,7 +22,7 @@ from pathlib import Path
 def _read(path: Path) -> dict[int, dict[str, str]]:
     lines = path.read_text().splitlines()
     header = lines[0].split("\t")
-    return {int(f[0]): dict(zip(header, f)) for f in (line.split("\t") for line in lines[1:])}
+    return {int(f[0]): dict(zip(header, f, strict=True)) for f in (line.split("\t") for line in lines[1:])}
 
 
 def _accuracy(rows: list[dict[str, str]], radius: float) -> float:

@@ -24,9 +24,9 @@ import time
 
 import torch
 
-from smoothcert.train.config import parse_override
 from smoothcert.methods import create_method, list_methods
 from smoothcert.models import create_model
+from smoothcert.train.config import parse_override
 
 SHAPES = {"digits_cnn": (1, 8, 8), "lenet": (1, 28, 28), "mlp": (1, 4, 4), "cifar_resnet20": (3, 32, 32)}
 
@@ -85,7 +85,7 @@ def main() -> None:
           f"{args.steps} steps")
     print(f"{'method':24s} {'options':60s} {'ms/step':>8s} {'x gaussian':>10s}")
     for name in names:
-        ratio = statistics.median(s / g for s, g in zip(seconds[name], seconds["gaussian"]))
+        ratio = statistics.median(s / g for s, g in zip(seconds[name], seconds["gaussian"], strict=True))
         shown = ", ".join(f"{k}={v}" for k, v in runs[name][0].options().items() if k != "sigma")
         print(f"{name:24s} {shown[:60]:60s} {statistics.median(seconds[name]) * 1e3:8.2f} {ratio:10.2f}")
 

@@ -51,7 +51,8 @@ EPS_512 = 2.0  # "--epsilon 512"
 BASE = {"optimizer": "sgd", "momentum": 0.9, "weight_decay": 1e-4, "lr_gamma": 0.1, "seed": 0}
 SCHEDULES = {  # dataset -> method -> (config values, source)
     "mnist": {m: ({"arch": "lenet", "epochs": 90, "batch_size": 256, "lr": 0.01, "lr_step": 30, "lr_delay": 1,
-                   "normalize": False}, "[issue7], [jeong] A.1 and train_*.py (decays one epoch late)") for m in METHODS},
+                   "normalize": False},
+                  "[issue7], [jeong] A.1 and train_*.py (decays one epoch late)") for m in METHODS},
     "cifar10": {m: ({"arch": "cifar_resnet110", "epochs": 150, "batch_size": 256, "lr": 0.1, "lr_step": 50,
                      "lr_delay": 1, "normalize": True},
                     "[jeong] A.1 (150 epochs, lr x0.1 at 50 and 100) and train_*.py (decays one epoch late)")

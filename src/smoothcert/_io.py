@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import IO
 
 
-def atomic_write(path: str | Path, write: Callable[[IO[bytes]], None]) -> None:
+def atomic_write(path: str | Path, write: Callable[[IO[bytes]], object]) -> None:
     """Call ``write(fh)`` on a temporary file, then rename it over ``path``.
 
     A crash at any moment leaves either the old file or the new one, never a

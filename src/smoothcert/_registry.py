@@ -7,7 +7,8 @@ name is a :class:`~smoothcert.errors.UserError` that lists the known ones.
 
 from __future__ import annotations
 
-from typing import Callable, Generic, TypeVar
+from collections.abc import Callable
+from typing import Generic, TypeVar
 
 from smoothcert.errors import UserError
 

@@ -259,7 +259,7 @@ class Smooth:
                     if tuple(x.shape[1:]) == self.input_shape else "")
             raise ValueError(f"x has shape {tuple(x.shape)}, expected one input of shape {self.input_shape}{hint}")
         low, high = float(x.min()), float(x.max())
-        if not (0.0 <= low and high <= 1.0):
+        if not (low >= 0.0 and high <= 1.0):
             raise ValueError(f"x has values in [{low:g}, {high:g}]; the model takes pixels in [0, 1] "
                              "(normalization is its first layer)")
 

@@ -12,6 +12,7 @@ import pickle
 import re
 import shutil
 import struct
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,6 +21,7 @@ import torch
 
 from smoothcert.checkpoints.store import load_checkpoint, save_checkpoint
 from smoothcert.models import create_model
+from tests.integration._cli_server import Result
 from tests.unit.fake_data import _str, _uint8_array
 from tests.unit.test_data import write_mnist
 
@@ -77,6 +79,12 @@ CASES = [
     Case("max-negative", _certify("ckpt/good.pt", "--max", "-1"), "--max", "--max -1"),
     Case("split-unknown", _certify("ckpt/good.pt", "--split", "valid"), "invalid choice", "--split valid"),
     Case("device-unknown", _certify("ckpt/good.pt", "--device", "tpu9"), "unknown device", "--device tpu9"),
+    Case("device-unavailable", _certify("ckpt/good.pt", "--device", "cuda:99"), "is not available",
+         "--device cuda:99 (no CUDA, or fewer GPUs)", r"not available \((.+)\); use"),
+    Case("flag-unknown", _train("--sigm", "0.25"), "did you mean --sigma?", "--sigm, a misspelt flag"),
+    Case("flag-abbreviated", _train("--epoch", "3"), "did you mean --epochs?", "--epoch: flags are never abbreviated"),
+    Case("command-unknown", ["certfy", "ckpt/good.pt", "--out", "out/new.tsv"], "did you mean certify?",
+         "a misspelt subcommand"),
     Case("out-missing", ["certify", "ckpt/good.pt", *FAST], "--out", "no --out"),
     Case("budget-alpha", ["budget", "--n", "100", "--sigma", "1", "--alpha", "2"], "--alpha", "budget --alpha 2"),
     # checkpoint files
@@ -96,6 +104,7 @@ CASES = [
     Case("ckpt-other-arch", _certify("ckpt/otherarch.pt"), "do not fit architecture", "weights of another arch",
          r"'mlp': (.+)$"),
     Case("ckpt-unknown-arch", _certify("ckpt/unknownarch.pt"), "unknown model", "arch nobody registered"),
+    Case("ckpt-arch-misfit", _certify("ckpt/lenet4x4.pt"), "does not fit inputs", "lenet recorded for 4x4 inputs"),
     Case("ckpt-num-classes", _certify("ckpt/classes3.pt"), "does not fit", "3 classes, dataset has 4"),
     Case("ckpt-other-dataset", _certify("ckpt/digits.pt", "--dataset", "synthetic"), "does not fit",
          "digits checkpoint on synthetic"),
@@ -147,6 +156,8 @@ CASES = [
     Case("train-unknown-method", _train("--method", "nope"), "unknown method", "--method nope"),
     Case("train-unknown-arch", ["train", "--dataset", "synthetic", "--arch", "nope", "--sigma", "0.25", "--out",
                                 "newrun", "--quiet"], "unknown model", "--arch nope"),
+    Case("train-arch-misfit", ["train", "--dataset", "digits", "--arch", "lenet", "--sigma", "0.25", "--out",
+                               "newrun", "--quiet"], "does not fit inputs", "lenet's 5x5 kernels on 8x8 digits"),
     Case("train-unknown-dataset", ["train", "--dataset", "nope", "--arch", "mlp", "--sigma", "0.25", "--out",
                                    "newrun", "--quiet"], "unknown dataset", "--dataset nope"),
     Case("train-missing-sigma", ["train", "--dataset", "synthetic", "--arch", "mlp", "--out", "newrun"],
@@ -212,6 +223,7 @@ def _checkpoints(ckpt: Path) -> None:
     digits_cnn = create_model("digits_cnn", 4, (1, 4, 4)).state_dict()
     save_checkpoint(ckpt / "otherarch.pt", {**meta, "state_dict": digits_cnn})
     save_checkpoint(ckpt / "unknownarch.pt", {**meta, "arch": "nope", "state_dict": state})
+    save_checkpoint(ckpt / "lenet4x4.pt", {**meta, "arch": "lenet", "state_dict": state})
     three = create_model("mlp", 3, (1, 4, 4), (0.5,), (0.25,)).state_dict()
     save_checkpoint(ckpt / "classes3.pt", {**meta, "num_classes": 3, "state_dict": three})
     digits = create_model("mlp", 10, (1, 8, 8), (0.3,), (0.4,)).state_dict()
@@ -254,7 +266,7 @@ def _cifar(root: Path) -> None:
     (root / "shape" / "test_batch").write_bytes(b"\x80\x02}(" + items + b"u.")
 
 
-def build_world(root: Path, run_cli) -> Path:  # noqa: ANN001  (run_cli: CliServer.run)
+def build_world(root: Path, run_cli: Callable[..., Result]) -> Path:
     """Create every broken input under ``root``; ``run_cli`` trains and certifies the valid ones."""
     root.mkdir(parents=True, exist_ok=True)
     _checkpoints(root / "ckpt")

@@ -20,13 +20,16 @@ Protocol (one JSON object per line on stdin/stdout):
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 
 @dataclass(frozen=True)
@@ -92,6 +95,10 @@ class CliServer:
 def _child(request: dict[str, object]) -> None:
     code = 1
     try:
+        import signal
+
+        # Ctrl-C raises KeyboardInterrupt, as in a terminal (a server started in the background inherits it ignored)
+        signal.signal(signal.SIGINT, signal.default_int_handler)
         os.chdir(str(request["cwd"]))
         null = os.open(os.devnull, os.O_RDONLY)
         os.dup2(null, 0)
@@ -113,14 +120,12 @@ def _child(request: dict[str, object]) -> None:
                 code = exc.code or 0
             else:
                 print(exc.code, file=sys.stderr)
-        except BaseException:
+        except BaseException:  # noqa: BLE001  as the interpreter would: print the traceback, exit status 1
             traceback.print_exc()
     finally:
         for stream in (sys.stdout, sys.stderr):
-            try:
+            with contextlib.suppress(Exception):
                 stream.flush()
-            except Exception:
-                pass
         os._exit(code)
 
 
@@ -140,14 +145,14 @@ def _kill_inside_checkpoint_write(nth: int) -> None:
     real = smoothcert._io.atomic_write
     seen = [0]
 
-    def wrapper(path, write):  # noqa: ANN001, ANN202
+    def wrapper(path: str | Path, write: Callable[[IO[bytes]], None]) -> None:
         if Path(path).name != "checkpoint.pt":
             return real(path, write)
         seen[0] += 1
         if seen[0] < nth:
             return real(path, write)
 
-        def half_then_die(fh) -> None:  # noqa: ANN001
+        def half_then_die(fh: IO[bytes]) -> None:
             buffer = io.BytesIO()
             write(buffer)
             data = buffer.getvalue()
@@ -162,11 +167,22 @@ def _kill_inside_checkpoint_write(nth: int) -> None:
     smoothcert.checkpoints.store.atomic_write = wrapper
 
 
-def _serve() -> None:
-    from smoothcert.cli.main import build_parser
+# What the subcommands import inside run(), imported once here so that no child pays for it.
+PRELOAD = ("smoothcert.analysis", "smoothcert.analysis.plots", "smoothcert.analysis.report",
+           "smoothcert.analysis.margins", "smoothcert.cli._model", "smoothcert.reproduce.paper_mnist",
+           "smoothcert.smooth", "smoothcert.stats", "smoothcert.train.trainer",
+           "torch._dynamo")  # torch.optim imports _dynamo on first use: seconds a process
 
-    build_parser()  # imports every subcommand (torch, scipy, matplotlib where used) once
-    import torch._dynamo  # noqa: F401  (torch.optim imports it on first use: seconds per process otherwise)
+
+def _serve() -> None:
+    import importlib
+
+    from smoothcert.cli.main import SUBCOMMANDS, build_parser
+
+    for name in SUBCOMMANDS:
+        build_parser(name)  # imports the subcommand's module
+    for module in PRELOAD:
+        importlib.import_module(module)
     for line in sys.stdin:
         request = json.loads(line)
         if request["op"] == "spawn":

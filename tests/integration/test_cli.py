@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from smoothcert.cli.main import main
 from smoothcert.checkpoints.store import load_checkpoint
+from smoothcert.cli.main import main
 
 CERTIFY = ["--n0", "20", "--n", "300", "--alpha", "0.01", "--batch-size", "128", "--quiet"]
 

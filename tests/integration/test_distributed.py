@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-
 import os
 import socket
 import subprocess
@@ -13,8 +12,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from smoothcert.cli.main import main
 from smoothcert.checkpoints.store import load_checkpoint
+from smoothcert.cli.main import main
 
 TRAIN = ["train", "--dataset", "synthetic", "--arch", "mlp", "--sigma", "0.25", "--batch-size", "32", "--quiet"]
 CERTIFY = ["--n0", "20", "--n", "300", "--alpha", "0.01", "--batch-size", "128", "--quiet"]
@@ -94,8 +93,8 @@ def test_sequential_futility_only_changes_samples_spent(digits_run: Path, tmp_pa
             "--n-max", "20000", "--n0", "50", "--batch-size", "500", "--quiet"]
     assert main([*args, "--out", str(tmp_path / "strict.tsv")]) == 0
     assert main([*args, "--out", str(tmp_path / "loose.tsv"), "--futility", "0.3"]) == 0
-    strict, loose = (
-        [line.split("\t") for line in (tmp_path / name).read_text().splitlines()[1:]] for name in ("strict.tsv", "loose.tsv"))
+    strict, loose = ([line.split("\t") for line in (tmp_path / name).read_text().splitlines()[1:]]
+                     for name in ("strict.tsv", "loose.tsv"))
     assert all(int(b[6]) <= int(a[6]) and float(b[3]) <= float(a[3]) for a, b in zip(strict, loose, strict=True))
     assert sum(int(b[6]) for b in loose) < sum(int(a[6]) for a in strict)  # it did stop sooner somewhere
     assert json.loads((tmp_path / "loose.tsv.json").read_text())["futility"] == 0.3

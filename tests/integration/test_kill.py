@@ -24,8 +24,9 @@ What each test proves:
   a log with each epoch once.
 * ``test_training_killed_at_random_moments``: the same at seeded random kill
   moments (after 0 or 1 new log lines, plus a random fraction of the run's
-  last epoch time; 0 new lines means a kill during start-up or resume; a row is logged just before its checkpoint is written, so many kills
-  land in or near a checkpoint write) during a run that checkpoints every epoch.
+  last epoch time; 0 new lines means a kill during start-up or resume; a row
+  is logged just before its checkpoint is written, so many kills land in or
+  near a checkpoint write) during a run that checkpoints every epoch.
 """
 
 from __future__ import annotations

@@ -15,11 +15,11 @@ import pytest
 import torch
 import yaml
 
+from smoothcert.checkpoints.store import load_checkpoint
 from smoothcert.cli.main import main
 from smoothcert.data import create_dataset
-from smoothcert.checkpoints.store import load_checkpoint
-from smoothcert.train.trainer import build_model
 from smoothcert.methods import list_methods
+from smoothcert.train.trainer import build_model
 
 # Cheap settings so one digits epoch takes a second or two on a CPU.
 FAST = {
@@ -87,7 +87,8 @@ def test_attack_end_to_end_resumes_and_matches_predict(digits_run: Path, tmp_pat
 
 def test_attack_results_do_not_depend_on_the_list_of_radii(digits_run: Path, tmp_path: Path) -> None:
     both, one = tmp_path / "both.tsv", tmp_path / "one.tsv"
-    assert main(["attack", str(digits_run), "--out", str(both), "--eps", "0.25", "1.0", "--attack", "ddn", *ATTACK]) == 0
+    assert main(["attack", str(digits_run), "--out", str(both), "--eps", "0.25", "1.0", "--attack", "ddn",
+                 *ATTACK]) == 0
     assert main(["attack", str(digits_run), "--out", str(one), "--eps", "1.0", "--attack", "ddn", *ATTACK]) == 0
     assert [r["predict_eps1.0"] for r in _rows(both)] == [r["predict_eps1.0"] for r in _rows(one)]
 

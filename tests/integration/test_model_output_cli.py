@@ -15,8 +15,8 @@ import pytest
 import torch
 from torch import nn
 
-from smoothcert.cli.main import main
 from smoothcert.checkpoints.store import load_checkpoint, save_checkpoint
+from smoothcert.cli.main import main
 from smoothcert.models import create_model, list_models, register_model
 
 

@@ -47,7 +47,9 @@ def cifar_batch_bytes(images: np.ndarray, labels: list[int], name: bytes = b"tra
     return b"\x80\x02}(" + items + b"u."
 
 
-def write_cifar(directory: Path, per_batch: int = 3, test: int = 4, seed: int = 0) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+def write_cifar(
+    directory: Path, per_batch: int = 3, test: int = 4, seed: int = 0
+) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """A fake ``cifar-10-batches-py`` (5 train batches + test batch); returns the arrays per split."""
     rng = np.random.default_rng(seed)
     directory.mkdir(parents=True, exist_ok=True)

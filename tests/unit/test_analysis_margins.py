@@ -159,7 +159,8 @@ def test_file_only_analysis_does_not_import_models_or_attacks():
 
     files = [p for p in Path(analysis.__file__).parent.glob("*.py") if p.name != "margins.py"]
     files += [Path(cli.__file__).parent / n for n in ("analyze.py", "report.py", "_analysis_args.py")]
-    forbidden = ("torch", "smoothcert.models", "smoothcert.attacks", "smoothcert.train", "smoothcert.certify", "smoothcert.checkpoints",
+    forbidden = ("torch", "smoothcert.models", "smoothcert.attacks", "smoothcert.train", "smoothcert.certify",
+                 "smoothcert.checkpoints",
                  "smoothcert.data", "smoothcert.methods", "smoothcert.analysis.margins")
     assert len(files) >= 14
     for path in files:

@@ -194,7 +194,7 @@ def test_margins_plot(tmp_path):
 class _Checker(html.parser.HTMLParser):
     """Records tags, checks that non-void elements nest properly, collects text."""
 
-    VOID = {"meta", "img", "br", "hr", "link", "input"}
+    VOID = frozenset({"meta", "img", "br", "hr", "link", "input"})
 
     def __init__(self):
         super().__init__()

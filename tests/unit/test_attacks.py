@@ -16,8 +16,8 @@ import torch
 from torch import nn
 
 from smoothcert.attacks import ATTACKS, SmoothDDN, SmoothPGD, smoothed_nll
-from smoothcert.data import create_dataset
 from smoothcert.checkpoints.store import load_checkpoint, model_from_checkpoint
+from smoothcert.data import create_dataset
 
 W = np.array([[0.5, -1.0, 0.25, 0.0], [-0.5, 0.75, 1.0, -0.25], [0.2, 0.1, -0.6, 0.9]])
 B = np.array([0.1, -0.2, 0.05])
@@ -166,7 +166,7 @@ def test_attacks_stay_in_ball_and_box_and_raise_the_loss(digits_model, cls, no_g
     with torch.no_grad():
         before = smoothed_nll(model, x, y, noise)[0].mean()
         after = smoothed_nll(model, x_adv, y, noise)[0].mean()
-        fresh = attack.draw_noise(x, torch.Generator().manual_seed(2))  # the smoothed classifier, not the attack's draws
+        fresh = attack.draw_noise(x, torch.Generator().manual_seed(2))  # the smoothed classifier, not the attack's
         before_fresh = smoothed_nll(model, x, y, fresh)[0].mean()
         after_fresh = smoothed_nll(model, x_adv, y, fresh)[0].mean()
     assert float(after) > float(before) + gain, (float(before), float(after))

@@ -79,14 +79,15 @@ def test_bad_depth_is_rejected() -> None:
 
 @pytest.mark.skipif(importlib.util.find_spec("torchvision") is not None, reason="torchvision is installed")
 def test_resnet50_without_torchvision_says_how_to_install_it() -> None:
-    with pytest.raises(UserError, match=r"needs torchvision, which is not installed: pip install 'smoothcert\[imagenet\]'"):
+    hint = r"needs torchvision, which is not installed: pip install 'smoothcert\[imagenet\]'"
+    with pytest.raises(UserError, match=hint):
         create_model("resnet50", 1000, (3, 224, 224))
 
 
 def _torchvision_loads() -> bool:
     try:
         import torchvision.models  # noqa: F401
-    except Exception:  # missing, or built for another torch
+    except Exception:  # noqa: BLE001  missing, or built for another torch (any error of its import)
         return False
     return True
 

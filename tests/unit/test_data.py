@@ -25,7 +25,7 @@ def write_mnist(directory: Path, n: int = 12, compress: bool = True, seed: int =
     images = rng.integers(0, 256, size=(n, 28, 28), dtype=np.uint8)
     labels = rng.integers(0, 10, size=n, dtype=np.uint8)
     directory.mkdir(parents=True, exist_ok=True)
-    for split, prefix in (("train", "train"), ("test", "t10k")):
+    for prefix in ("train", "t10k"):
         for kind, array in (("images-idx3", images), ("labels-idx1", labels)):
             data = _idx_bytes(array)
             name = f"{prefix}-{kind}-ubyte"

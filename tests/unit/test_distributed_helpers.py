@@ -10,9 +10,9 @@ import torch
 from torch.utils.data import DistributedSampler
 
 from smoothcert.certify.rows import per_index, run_rows
-from smoothcert.runtime.distributed import Context, local_batch_size, rank_seed, shard_order
 from smoothcert.certify.shards import finish, part_path, run_sharded
 from smoothcert.errors import UserError
+from smoothcert.runtime.distributed import Context, local_batch_size, rank_seed, shard_order
 
 COLUMNS = ["idx", "label", "predict", "radius", "correct", "time"]
 MANIFEST = {"command": "certify", "n": 10}

@@ -10,8 +10,8 @@ import torch
 from PIL import Image
 
 from smoothcert.cli.main import main
-from smoothcert.data import create_dataset, dataset_info
 from smoothcert.data import _image_transforms as T
+from smoothcert.data import create_dataset, dataset_info
 from smoothcert.data.batches import BatchLoader
 from smoothcert.errors import UserError
 from tests.unit.fake_data import write_image_folder

@@ -20,9 +20,9 @@ import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from smoothcert.checkpoints.store import load_checkpoint
 from smoothcert.data.cifar10 import read_batch
 from smoothcert.data.idx import read_idx
-from smoothcert.checkpoints.store import load_checkpoint
 from smoothcert.errors import UserError
 from smoothcert.models import create_model
 from tests.unit.fake_data import cifar_batch_bytes

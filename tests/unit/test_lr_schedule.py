@@ -7,9 +7,9 @@ from collections import Counter
 import pytest
 import torch
 
+from smoothcert.errors import UserError
 from smoothcert.train.config import resolve_config
 from smoothcert.train.trainer import build_optimizer
-from smoothcert.errors import UserError
 
 BASE = {"dataset": "digits", "arch": "mlp", "sigma": 0.5, "lr": 0.01, "lr_step": 30, "epochs": 90}
 

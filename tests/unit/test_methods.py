@@ -76,7 +76,8 @@ def entropy(p: np.ndarray) -> float:
 
 
 def test_all_methods_are_registered() -> None:
-    assert {"gaussian", "smoothadv", "consistency", "consistency_smoothadv", "macer", "stability"} <= set(list_methods())
+    names = {"gaussian", "smoothadv", "consistency", "consistency_smoothadv", "macer", "stability"}
+    assert names <= set(list_methods())
 
 
 @pytest.mark.parametrize("kind", ["default", "xent", "kl", "mse"])
@@ -148,18 +149,21 @@ def test_smoothadv_warmup_grows_epsilon_linearly() -> None:
 
 def test_consistency_smoothadv_is_consistency_on_adversarial_copies() -> None:
     options = dict(num_noise=2, lbd=2.0, eta=0.5, consistency="default")
-    assert torch.equal(run("consistency_smoothadv", epsilon=0.0, **options)["loss"], run("consistency", **options)["loss"])
+    unperturbed = run("consistency_smoothadv", epsilon=0.0, **options)["loss"]
+    assert torch.equal(unperturbed, run("consistency", **options)["loss"])
     model = linear_model(scale=3.0)
     out = run("consistency_smoothadv", model=model, epsilon=0.5, num_steps=2, warmup=1, **options)
     torch.manual_seed(0)
     noise = torch.randn((2, 2, 1, 2, 2), dtype=torch.float64) * SIGMA
-    x_adv = SmoothPGD(eps=0.5, sigma=SIGMA, num_steps=2, num_noise=2).attack(model, torch.tensor(X), torch.tensor(Y), noise)
+    attack = SmoothPGD(eps=0.5, sigma=SIGMA, num_steps=2, num_noise=2)
+    x_adv = attack.attack(model, torch.tensor(X), torch.tensor(Y), noise)
     adv, flat = x_adv.numpy().reshape(2, 4), noise.numpy().reshape(2, 2, 4)
     total = 0.0
     for i in range(2):
         ps = [probs(adv[i] + d, 3.0) for d in flat[i]]
         avg = sum(ps) / 2
-        total += np.mean([-math.log(p[Y[i]]) for p in ps]) + 2.0 * np.mean([kl(avg, p) for p in ps]) + 0.5 * entropy(avg)
+        total += (np.mean([-math.log(p[Y[i]]) for p in ps]) + 2.0 * np.mean([kl(avg, p) for p in ps])
+                  + 0.5 * entropy(avg))
     close(out["loss"], total / 2)
 
 

@@ -9,10 +9,10 @@ import torch
 from torch import nn
 
 from smoothcert import Smooth
+from smoothcert.certify.packing import PackedSmooth
+from smoothcert.certify.rewrites import _WindowMaxPool, prepare_model
 from smoothcert.certify.seeds import example_generator
 from smoothcert.checkpoints.store import load_checkpoint, model_from_checkpoint
-from smoothcert.certify.rewrites import _WindowMaxPool, prepare_model
-from smoothcert.certify.packing import PackedSmooth
 from smoothcert.models import create_model
 from smoothcert.smooth import ModelOutputError
 

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from smoothcert.data import list_datasets
-from smoothcert.train.config import resolve_config
 from smoothcert.methods import create_method, list_methods
 from smoothcert.models import list_models
+from smoothcert.train.config import resolve_config
 
 CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 RECIPES = sorted(p.relative_to(CONFIGS).as_posix() for p in CONFIGS.glob("*/*.yaml"))

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from smoothcert.analysis import load_results
-from smoothcert.reproduce.same_images import paired_standard_errors, published_spread, restrict, same_images_rows
 from smoothcert.errors import UserError
+from smoothcert.reproduce.same_images import paired_standard_errors, published_spread, restrict, same_images_rows
 
 HEADER = "idx\tlabel\tpredict\tradius\tcorrect\ttime\n"
 

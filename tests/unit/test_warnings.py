@@ -9,9 +9,9 @@ import pytest
 import torch
 
 from smoothcert import stats
-from smoothcert.cli._warnings import futile_settings
-from smoothcert.cli.main import main
 from smoothcert.checkpoints.store import save_checkpoint
+from smoothcert.cli._warnings import SANE_SIGMA_MAX, futile_settings, implausible_sigma, sigma_differs
+from smoothcert.cli.main import main
 from smoothcert.models import create_model
 from smoothcert.smooth import Smooth
 
@@ -87,3 +87,35 @@ def test_documented_warnings_are_the_printed_ones() -> None:
     assert f"`warning: {futile_settings(9, 0.001, 0.5)[0]}`" in DOC
     assert f"`warning: {futile_settings(1000, 0.001, 0.5, [2.0])[0]}`" in DOC
     assert f"`warning: {futile_settings(10, 0.001, 0.5, procedure='predict')[0]}`" in DOC
+
+
+def test_sigma_above_the_pixel_range_is_taken_for_the_0_255_scale() -> None:
+    assert SANE_SIGMA_MAX == 4.0
+    for sane in (0.12, 0.25, 1.0, 2.0, 4.0):  # the papers' range and a margin above it
+        assert implausible_sigma(sane) == []
+    (message,) = implausible_sigma(25.0)
+    assert message == ("sigma is in [0,1]-pixel units; 25 looks like a 0-255 scale value (did you mean --sigma "
+                       "0.098?): noise of sigma 25 drowns every image")  # 25 / 255 = 0.0980...
+    assert implausible_sigma(4.0001) and "--sigma 0.0157?" in implausible_sigma(4.0001)[0]
+
+
+def test_a_sigma_other_than_the_training_sigma_is_noted() -> None:
+    assert sigma_differs(0.25, 0.25) == [] and sigma_differs(0.1 + 0.2, 0.3) == []  # equal up to rounding
+    assert sigma_differs(0.5, None) == []  # a converted checkpoint that records no sigma
+    (message,) = sigma_differs(0.5, 0.25)
+    assert message.startswith("--sigma 0.5 differs from the sigma the checkpoint was trained with (0.25)")
+    assert message.endswith("omit --sigma to use 0.25")
+
+
+@pytest.mark.parametrize("sigma,warned", [("25", True), ("0.25", False)])
+def test_train_warns_about_a_0_255_sigma_and_trains(sigma: str, warned: bool, tmp_path: Path, capsys) -> None:
+    argv = ["train", "--dataset", "synthetic", "--arch", "mlp", "--sigma", sigma, "--out", str(tmp_path / "run"),
+            "--epochs", "1", "--quiet"]
+    assert main(argv) == 0
+    err = capsys.readouterr().err.splitlines()
+    assert err == [f"warning: {implausible_sigma(25.0)[0]}"] * warned + [f"wrote {tmp_path / 'run' / 'checkpoint.pt'}"]
+
+
+def test_documented_sigma_lines_are_the_printed_ones() -> None:
+    assert f"`warning: {implausible_sigma(25.0)[0]}`" in DOC
+    assert f"`note: {sigma_differs(0.5, 0.25)[0]}`" in DOC

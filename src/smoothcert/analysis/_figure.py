@@ -12,6 +12,7 @@ import math
 import os
 import sys
 from pathlib import Path
+from typing import IO
 
 import matplotlib
 
@@ -101,12 +102,12 @@ def write_output(path: str | Path, data: bytes) -> Path:
         raise UserError(f"{str(path)!r} is a directory; give a file name inside it")
     mode = path.stat().st_mode & 0o777 if path.exists() else 0o644
 
-    def write(fh: object) -> None:
-        os.fchmod(fh.fileno(), mode)  # type: ignore[attr-defined]
-        fh.write(data)  # type: ignore[attr-defined]
+    def write(fh: IO[bytes]) -> None:
+        os.fchmod(fh.fileno(), mode)
+        fh.write(data)
 
     try:
-        atomic_write(path, write)  # type: ignore[arg-type]
+        atomic_write(path, write)
     except OSError as exc:
         raise UserError(f"cannot write {str(path)!r}: {exc.strerror}; choose another "
                         "output path") from None

@@ -123,7 +123,7 @@ def overlap_to_json(ov: AbstentionOverlap) -> dict:
     return {
         "compared": ov.compared,
         "runs": [{"name": n, "abstain": int(a.size), "not_compared": e}
-                 for n, a, e in zip(ov.names, ov.abstained, ov.extra)],
+                 for n, a, e in zip(ov.names, ov.abstained, ov.extra, strict=True)],
         "abstain_in_all": ov.in_all.tolist(),
         "pairs": [{"a": p.a, "b": p.b, "both": p.both, "only_a": p.only_a.tolist(),
                    "only_b": p.only_b.tolist(), "union": p.union, "jaccard": p.jaccard}
@@ -153,7 +153,7 @@ def format_overlap(ov: AbstentionOverlap, fmt: str) -> str:
         return k / ov.compared
 
     per_run = [[n, str(ov.compared), str(a.size), rate(frac(a.size)), str(e)]
-               for n, a, e in zip(ov.names, ov.abstained, ov.extra)]
+               for n, a, e in zip(ov.names, ov.abstained, ov.extra, strict=True)]
     per_run.append(["(every run)", str(ov.compared), str(ov.in_all.size),
                     rate(frac(ov.in_all.size)), ""])
     pairs = [[p.a, p.b, str(p.both), str(p.only_a.size), str(p.only_b.size), str(p.union),

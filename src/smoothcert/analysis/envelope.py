@@ -62,7 +62,7 @@ def envelope(results: Sequence[Results], radii: Sequence[float]) -> list[Envelop
         values = [certified_accuracy(res, r) for res in results]
         finite = [v for v in values if not math.isnan(v)]
         best = max(finite) if finite else float("nan")
-        winners = tuple(res.name for res, v in zip(results, values) if v == best)
+        winners = tuple(res.name for res, v in zip(results, values, strict=True) if v == best)
         points.append(EnvelopePoint(float(r), best, winners))
     return points
 

@@ -95,10 +95,7 @@ def groups_from_regex(results: Sequence[Labelled], pattern: str) -> tuple[list[G
         if m is None:
             unmatched.append(res)
             continue
-        if "label" in regex.groupindex:
-            label = m.group("label")
-        else:
-            label = m.group(1) if regex.groups else m.group(0)
+        label = m.group("label") if "label" in regex.groupindex else m.group(1 if regex.groups else 0)
         members.setdefault(label or "", []).append(res)
     if not members:
         raise UserError(f"--group-by {pattern!r} matches none of the run names "

@@ -11,8 +11,9 @@ computed.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import SupportsFloat
 
 import numpy as np
 
@@ -99,7 +100,7 @@ def margin_summary(cols: MarginTable) -> dict[str, float]:
     margin = cols["input_margin"][right]
     computed = margin[~np.isnan(margin)]
 
-    def stat(fn, values: np.ndarray) -> float:
+    def stat(fn: Callable[[np.ndarray], SupportsFloat], values: np.ndarray) -> float:
         return float(fn(values)) if values.size else float("nan")
 
     return {

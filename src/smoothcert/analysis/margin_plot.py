@@ -54,7 +54,7 @@ def margins_figure(tables: Mapping[str, MarginTable], bins: int = 30) -> Figure:
     axes = fig.subplots(1, 2 if with_input else 1, squeeze=False)[0]
     means = [np.asarray(c["margin_mean"], dtype=np.float64) for c in tables.values()]
     edges = _edges(means, bins)
-    for name, values in zip(tables, means):
+    for name, values in zip(tables, means, strict=True):
         axes[0].hist(values, bins=edges, histtype="step", linewidth=1.6, label=f"{name} (n={values.size})")
     axes[0].axvline(0, color="gray", linestyle=":")
     axes[0].set(xlabel="mean logit margin under noise (true - best other)", ylabel="examples")
@@ -66,7 +66,7 @@ def margins_figure(tables: Mapping[str, MarginTable], bins: int = 30) -> Figure:
             finite.append(margin[np.isfinite(margin)])
             labels.append(f"{name} ({int(np.count_nonzero(np.isinf(margin)))} not flipped)")
         edges = _grid_edges(finite, bins)
-        for values, label in zip(finite, labels):
+        for values, label in zip(finite, labels, strict=True):
             axes[1].hist(values, bins=edges, histtype="step", linewidth=1.6, label=label)
         axes[1].set(xlabel="input-space margin: smallest eps that flips g (L2)", ylabel="examples")
     for ax in axes:

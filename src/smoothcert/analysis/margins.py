@@ -25,7 +25,7 @@ package's ``__init__``.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 import numpy as np
 import torch
@@ -35,7 +35,6 @@ from torch import nn
 from smoothcert.analysis.margin_files import MARGIN_COLUMNS, QUANTILES, quantile_column
 from smoothcert.attacks import SmoothPGD, noisy_logits
 from smoothcert.certify.seeds import example_generator
-
 
 
 def example_noise(gens: Sequence[torch.Generator], num: int, x: torch.Tensor, sigma: float) -> torch.Tensor:
@@ -59,7 +58,7 @@ def summarize_margins(margins: torch.Tensor) -> dict[str, torch.Tensor]:
     out = {"margin_mean": margins.mean(1),
            "margin_std": margins.std(1) if margins.shape[1] > 1 else torch.zeros(margins.shape[0])}
     qs = torch.quantile(margins, torch.tensor(QUANTILES, dtype=margins.dtype, device=margins.device), dim=1)
-    for q, row in zip(QUANTILES, qs):
+    for q, row in zip(QUANTILES, qs, strict=True):
         out[quantile_column(q)] = row
     out["p_correct"] = (margins > 0).to(margins.dtype).mean(1)
     return out
@@ -116,7 +115,7 @@ def input_margins(
             flipped = (smoothed_prediction(model, x_adv, example_noise(sub_gens, eval_noise, xs, sigma)) != ys).cpu()
             hi[rows[flipped]] = k
             lo[rows[~flipped]] = k
-    grid_t = torch.tensor(eps_grid + [float("inf")], dtype=torch.float64)
+    grid_t = torch.tensor([*eps_grid, float("inf")], dtype=torch.float64)
     result[todo] = grid_t[hi[todo]]
     return result
 
@@ -125,7 +124,7 @@ def margin_rows(
     model: nn.Module, images: torch.Tensor, labels: torch.Tensor, indices: Sequence[int], *,
     sigma: float, num_noise: int = 100, seed: int = 0, batch_size: int = 32,
     attack: dict | None = None, device: torch.device | str = "cpu",
-    progress: Callable[[range], object] = lambda it: it,
+    progress: Callable[[range], Iterable[int]] = lambda it: it,
 ) -> dict[str, np.ndarray]:
     """Margins of the examples ``indices`` of (``images``, ``labels``), one array per column.
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-
 ATTACK_STREAM = 0xA77AC  # separates the attack's noise stream from the smoothing noise
 
 

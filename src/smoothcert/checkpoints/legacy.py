@@ -113,7 +113,7 @@ def convert_legacy(data: dict[str, Any], *, normalization: str | None = None, or
     arch = data["arch"]
     if arch not in ARCHS:
         raise UserError(f"legacy checkpoint {origin} has arch {arch!r}; supported: {', '.join(ARCHS)}")
-    dataset, classes, shape = ARCHS[arch]
+    dataset, _classes, shape = ARCHS[arch]
     mode = normalization or ("none" if dataset == "mnist" else "standardize")
     if mode not in NORMALIZATIONS:
         raise UserError(f"normalization must be one of {', '.join(NORMALIZATIONS)}, got {mode!r}")

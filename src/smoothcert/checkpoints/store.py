@@ -73,7 +73,8 @@ def model_from_checkpoint(ckpt: dict[str, Any]) -> nn.Module:
     try:
         model.load_state_dict(ckpt["state_dict"])
     except RuntimeError as exc:
-        raise UserError(f"checkpoint weights do not fit architecture {ckpt['arch']!r}: {str(exc).splitlines()[0]}") from None
+        first = str(exc).splitlines()[0]
+        raise UserError(f"checkpoint weights do not fit architecture {ckpt['arch']!r}: {first}") from None
     _check_finite(ckpt["state_dict"])
     return model
 

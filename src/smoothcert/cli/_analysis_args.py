@@ -8,6 +8,7 @@ import math
 import sys
 from collections import Counter
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from smoothcert.analysis import (
     DEFAULT_LEVEL,
@@ -21,6 +22,9 @@ from smoothcert.analysis import (
 )
 from smoothcert.analysis.metrics import Labelled
 from smoothcert.errors import UserError
+
+if TYPE_CHECKING:
+    from smoothcert.analysis import Group
 
 DEFAULT_RADII: tuple[float, ...] = (0.0, 0.25, 0.5, 0.75, 1.0)
 
@@ -71,7 +75,7 @@ def renamed(results: list[Run], names: Sequence[str] | None) -> list[Run]:
     if len(names) != len(results):
         raise UserError(f"--name got {len(names)} names for {len(results)} files; "
                         "give one name per file, in the same order")
-    return [dataclasses.replace(r, name=n) for r, n in zip(results, names)]
+    return [dataclasses.replace(r, name=n) for r, n in zip(results, names, strict=True)]
 
 
 def groups(args: argparse.Namespace, results: Sequence[Labelled]) -> list[Group] | None:

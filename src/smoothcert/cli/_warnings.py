@@ -1,10 +1,18 @@
-"""Warnings for Monte Carlo settings that cannot work: printed, never fatal.
+"""Warnings and notes about settings that are likely mistakes: printed on stderr, never fatal.
 
 Users of the original code asked why every example abstained with ``--n 10``:
 at ``alpha = 0.001`` even ten votes out of ten give a Clopper–Pearson lower
 bound of ``0.001 ** (1/10) = 0.501``, barely above 1/2, and nine samples can
-never certify. These checks say so before hours of sampling, from the exact
-formulas of :mod:`smoothcert.stats` alone (no model is run).
+never certify. :func:`futile_settings` says so before hours of sampling, from
+the exact formulas of :mod:`smoothcert.stats` alone (no model is run).
+
+Noise is added to pixels in [0, 1], so a sigma of 25 is almost surely a value
+meant for the 0-255 scale (:func:`implausible_sigma`); and certifying at a sigma
+other than the one the model was trained with is legitimate but rarely meant
+(:func:`sigma_differs`).
+
+Each check is a pure function returning its messages (empty when all is well);
+``warn_*`` and ``note_*`` print them as ``warning: ...`` and ``note: ...`` lines.
 """
 
 from __future__ import annotations
@@ -13,7 +21,9 @@ import math
 import sys
 from collections.abc import Iterable
 
-from smoothcert import stats
+SANE_SIGMA_MAX = 4.0
+"""The largest sigma taken as meant for pixels in [0, 1]: papers use 0.12 to 1.0, and at 4 the noise is four
+times the whole pixel range."""
 
 
 def futile_settings(n: int, alpha: float, sigma: float, radii: Iterable[float] = (),
@@ -26,6 +36,8 @@ def futile_settings(n: int, alpha: float, sigma: float, radii: Iterable[float] =
     * ``procedure="predict"``: PREDICT abstains on every input when even a
       unanimous vote has binomial p-value ``2 * 0.5 ** n > alpha``.
     """
+    from smoothcert import stats
+
     messages: list[str] = []
     if procedure == "predict":
         if stats.binomial_pvalue(n, 0) > alpha:
@@ -55,7 +67,42 @@ def warn_futile(n: int, alpha: float, sigma: float, radii: Iterable[float] = (),
         print(f"warning: {message}", file=sys.stderr)
 
 
+def implausible_sigma(sigma: float) -> list[str]:
+    """A message when ``sigma`` lies above :data:`SANE_SIGMA_MAX` (likely a 0-255 scale value); else empty."""
+    if sigma <= SANE_SIGMA_MAX:
+        return []
+    return [f"sigma is in [0,1]-pixel units; {sigma:g} looks like a 0-255 scale value (did you mean --sigma "
+            f"{sigma / 255:.3g}?): noise of sigma {sigma:g} drowns every image"]
+
+
+def warn_sigma(sigma: float) -> None:
+    """Print :func:`implausible_sigma`'s message as one ``warning: ...`` line on stderr."""
+    for message in implausible_sigma(sigma):
+        print(f"warning: {message}", file=sys.stderr)
+
+
+def sigma_differs(sigma: float, trained_sigma: float | None) -> list[str]:
+    """A message when the smoothing ``sigma`` is not the checkpoint's ``trained_sigma``; else empty.
+
+    ``trained_sigma`` is None for a checkpoint that does not record it (converted
+    from the original code without ``--sigma``): nothing to compare, no message.
+    """
+    if trained_sigma is None or math.isclose(sigma, trained_sigma, rel_tol=1e-9):
+        return []
+    return [f"--sigma {sigma:g} differs from the sigma the checkpoint was trained with ({trained_sigma:g}): the "
+            f"results hold for the smoothed classifier at sigma {sigma:g}, whose base model never trained at that "
+            f"noise level; omit --sigma to use {trained_sigma:g}"]
+
+
+def note_sigma(sigma: float, trained_sigma: float | None) -> None:
+    """Print :func:`sigma_differs`'s message as one ``note: ...`` line on stderr."""
+    for message in sigma_differs(sigma, trained_sigma):
+        print(f"note: {message}", file=sys.stderr)
+
+
 def _smallest_predict_n(alpha: float) -> int:
+    from smoothcert import stats
+
     n = max(1, math.floor(math.log2(2.0 / alpha)))
     while stats.binomial_pvalue(n, 0) > alpha:
         n += 1

@@ -6,9 +6,7 @@ import argparse
 import sys
 from decimal import Decimal
 
-from smoothcert import stats
 from smoothcert.cli._args import nonnegative_float, positive_float, positive_int, probability, unit_interval
-from smoothcert.cli._warnings import warn_futile
 from smoothcert.errors import UserError
 
 
@@ -25,6 +23,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from smoothcert import stats
+    from smoothcert.cli._warnings import warn_futile
+
     if args.plot:
         from smoothcert.analysis.budget_plot import plot_format
 
@@ -47,6 +48,8 @@ def run(args: argparse.Namespace) -> int:
 
 def budget_row(radius: float, sigma: float, alpha: float, p_a: float, n: int) -> str:
     """One line of the budget table: the samples ``radius`` needs, or why no number of samples suffices."""
+    from smoothcert import stats
+
     try:
         need = stats.samples_needed(radius, sigma, alpha, p_a)
     except ValueError:

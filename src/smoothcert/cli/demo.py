@@ -26,9 +26,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _call(argv: list[str]) -> None:
-    from smoothcert.cli.main import build_parser
+    from smoothcert.cli.main import parse_args
 
-    args = build_parser().parse_args(argv)
+    args = parse_args(argv)
     args._run(args)
 
 

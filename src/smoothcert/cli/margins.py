@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import sys
 import time
@@ -77,13 +78,13 @@ def run(args: argparse.Namespace) -> int:
     from smoothcert.analysis.margin_files import format_margin_summary, margins_tsv
     from smoothcert.analysis.margins import margin_rows
     from smoothcert.certify.rows import select_indices
-    from smoothcert.cli._model import load_model_and_data
     from smoothcert.checkpoints.store import checkpoint_path, file_sha256
+    from smoothcert.cli._model import load_model_and_data
     from smoothcert.runtime.progress import progress
 
     out, meta, names = _check(args)
     tables, models = {}, []
-    for ckpt_arg, name in zip(args.checkpoints, names):
+    for ckpt_arg, name in zip(args.checkpoints, names, strict=True):
         ckpt, model, data, device = load_model_and_data(ckpt_arg, args.dataset, args.split, args.data_dir,
                                                         args.device, download=args.download)
         sigma = args.sigma if args.sigma is not None else float(ckpt["sigma"])
@@ -97,7 +98,7 @@ def run(args: argparse.Namespace) -> int:
         tables[name] = margin_rows(
             model, data.images, data.labels, indices, sigma=sigma, num_noise=args.num_noise,
             seed=args.seed, batch_size=args.batch_size, attack=attack, device=device,
-            progress=lambda it, name=name: progress(it, desc=f"margins {name}", disable=args.quiet, unit="batch"))
+            progress=functools.partial(progress, desc=f"margins {name}", disable=args.quiet, unit="batch"))
         path = checkpoint_path(ckpt_arg)
         models.append({"name": name, "checkpoint_path": str(path.resolve()), "checkpoint_sha256": file_sha256(path),
                        "arch": ckpt["arch"], "method": ckpt["method"], "train_sigma": float(ckpt["sigma"]),

@@ -25,19 +25,9 @@ import sys
 import time
 from pathlib import Path
 
-import torch
-
-from smoothcert._io import atomic_write_text
-from smoothcert.reproduce.paper_mnist import (
-    PUBLISHED_ACR,
-    RADII,
-    comparison_table,
-    ordering_table,
-    same_images_table,
-)
 from smoothcert.cli._args import nonnegative_int, positive_float, positive_int
 from smoothcert.errors import UserError
-from smoothcert.stats import max_radius
+from smoothcert.reproduce.mnist_published import PUBLISHED_ACR, RADII
 
 ALPHA = 0.001
 
@@ -78,7 +68,9 @@ def _recipe(configs: Path, method: str, sigma: float) -> Path:
 
 
 def target_radii(n: int, sigma: float) -> list[float]:
-    """The table's radii above 0 that ``n`` samples can certify at ``sigma`` (:func:`max_radius`)."""
+    """The table's radii above 0 that ``n`` samples can certify at ``sigma`` (:func:`~smoothcert.stats.max_radius`)."""
+    from smoothcert.stats import max_radius
+
     reachable = max_radius(n, ALPHA, sigma)
     return [r for r in RADII if 0 < r <= reachable]
 
@@ -94,13 +86,18 @@ def _mode_arguments(args: argparse.Namespace, sigma: float) -> list[str]:
 
 
 def _call(argv: list[str]) -> None:
-    from smoothcert.cli.main import build_parser
+    from smoothcert.cli.main import parse_args
 
-    args = build_parser().parse_args(argv)
+    args = parse_args(argv)
     args._run(args)
 
 
 def run(args: argparse.Namespace) -> int:
+    import torch
+
+    from smoothcert._io import atomic_write_text
+    from smoothcert.reproduce.paper_mnist import comparison_table, ordering_table, same_images_table
+
     out, configs = Path(args.out), Path(args.configs)
     published = Path(args.published) if args.published else None
     if published is not None and not published.is_dir():

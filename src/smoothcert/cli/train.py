@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -34,10 +35,28 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", help="YAML recipe, e.g. configs/digits/gaussian_0.25.yaml")
     parser.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
     parser.add_argument("--quiet", action="store_true", help="no progress bars or epoch lines")
-    parser.add_argument("overrides", nargs="*", metavar="key=value", help="config overrides, e.g. method_args.num_noise=4")
+    parser.add_argument("overrides", nargs="*", metavar="key=value",
+                        help="config overrides, e.g. method_args.num_noise=4")
+
+
+def resume_argv(argv: Sequence[str]) -> list[str]:
+    """The command line that continues an interrupted ``train ARGV``: ``argv`` with ``--resume``.
+
+    Without ``--resume`` a run directory that holds a checkpoint (or a log) is
+    refused, so rerunning ``argv`` as it was would not continue it. The flag goes
+    before a ``--`` separator, where it is still a flag.
+    """
+    words = list(argv)
+    if "--resume" in words:
+        return words
+    end = words.index("--") if "--" in words else len(words)
+    return [*words[:end], "--resume", *words[end:]]
 
 
 def run(args: argparse.Namespace) -> int:
+    from smoothcert.cli._warnings import warn_sigma
+    from smoothcert.runtime import distributed
+
     flags = {
         "dataset": args.dataset, "arch": args.arch, "method": args.method, "sigma": args.sigma,
         "epochs": args.epochs, "batch_size": args.batch_size, "lr": args.lr, "optimizer": args.optimizer,
@@ -45,9 +64,12 @@ def run(args: argparse.Namespace) -> int:
     }
     config = resolve_config(args.config, flags, args.overrides)
     config["data_dir"] = _data_dir(config, args)
+    main_rank = distributed.from_env().is_main
+    if main_rank:
+        warn_sigma(config["sigma"])
     with distributed.leaving_group_after():  # under torchrun (docs/distributed.md); a no-op otherwise
         path = train(config, args.out, resume=args.resume, quiet=args.quiet)
-    if distributed.from_env().is_main:
+    if main_rank:
         print(f"wrote {path}", file=sys.stderr)
     return 0
 

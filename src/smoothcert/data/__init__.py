@@ -17,6 +17,6 @@ __all__ = [
     "create_dataset",
     "dataset_info",
     "list_datasets",
-    "register_dataset",
     "read_idx",
+    "register_dataset",
 ]

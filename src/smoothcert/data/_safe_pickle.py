@@ -23,9 +23,9 @@ from typing import Any
 import numpy as np
 
 try:  # numpy >= 2 moved the implementation to numpy._core; numpy.core warns on access
-    from numpy._core.multiarray import _reconstruct  # type: ignore[attr-defined]
+    from numpy._core.multiarray import _reconstruct  # type: ignore[attr-defined, unused-ignore]
 except ImportError:  # pragma: no cover - numpy 1.x
-    from numpy.core.multiarray import _reconstruct  # type: ignore[attr-defined,no-redef]
+    from numpy.core.multiarray import _reconstruct  # type: ignore[attr-defined, no-redef, unused-ignore]
 
 
 class UnsafePickleError(pickle.UnpicklingError):

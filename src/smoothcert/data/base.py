@@ -6,9 +6,9 @@ suggested normalization) and a loader ``(split, data_dir) -> TensorData``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import torch
 from torch.utils.data import Dataset

@@ -2,7 +2,12 @@
 
 # Importing the modules registers the methods.
 from smoothcert.methods import (  # noqa: F401
-    consistency, consistency_smoothadv, gaussian, macer, smoothadv, stability,
+    consistency,
+    consistency_smoothadv,
+    gaussian,
+    macer,
+    smoothadv,
+    stability,
 )
 from smoothcert.methods.base import Method, TrainingMethod, create_method, list_methods, register_method
 

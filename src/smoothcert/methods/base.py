@@ -11,7 +11,8 @@ the training loop seeds (per rank under torchrun).
 from __future__ import annotations
 
 import inspect
-from typing import Callable, Protocol, runtime_checkable
+from collections.abc import Callable
+from typing import Protocol, runtime_checkable
 
 import torch
 from torch import nn

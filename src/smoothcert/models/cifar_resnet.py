@@ -22,7 +22,7 @@ import math
 import torch
 from torch import nn
 
-from smoothcert.models.base import register_model
+from smoothcert.models.base import Builder, register_model
 
 
 def _conv3x3(in_planes: int, out_planes: int, stride: int = 1) -> nn.Conv2d:
@@ -103,7 +103,7 @@ class CifarResNet(nn.Module):
         return self.fc(torch.flatten(self.avgpool(x), 1))
 
 
-def _builder(depth: int):  # noqa: ANN202  (returns a registry builder)
+def _builder(depth: int) -> Builder:
     def build(num_classes: int, input_shape: tuple[int, ...]) -> nn.Module:
         channels, height, width = input_shape
         if height != width:

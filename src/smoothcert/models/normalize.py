@@ -15,6 +15,9 @@ class NormalizeLayer(nn.Module):
     vectors (N, F) per feature (or one value for all).
     """
 
+    mean: torch.Tensor
+    std: torch.Tensor
+
     def __init__(self, mean: Sequence[float], std: Sequence[float], image: bool = True) -> None:
         super().__init__()
         if len(mean) != len(std) or any(s <= 0 for s in std):

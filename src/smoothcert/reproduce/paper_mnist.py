@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from smoothcert.analysis.results import load_results
+from smoothcert.reproduce.mnist_published import PAPER_IMAGES, PUBLISHED_ACCURACY, PUBLISHED_ACR, RADII
 from smoothcert.reproduce.same_images import (
     accuracy_and_acr,
     load_published,
@@ -28,41 +29,6 @@ from smoothcert.reproduce.same_images import (
     same_images_rows,
 )
 
-# ACR published for the 500 MNIST test images (mean of the authors' runs), sigma 0.25 / 0.5 / 1.0.
-PUBLISHED_ACR: dict[str, dict[float, float]] = {
-    "gaussian": {0.25: 0.898, 0.5: 1.537, 1.0: 1.606},
-    "stability": {0.25: 0.904, 0.5: 1.550, 1.0: 1.624},
-    "smoothadv": {0.25: 0.921, 0.5: 1.670, 1.0: 1.771},
-    "macer": {0.25: 0.908, 0.5: 1.571, 1.0: 1.592},
-    "consistency": {0.25: 0.918, 0.5: 1.633, 1.0: 1.731},
-    "consistency_smoothadv": {0.25: 0.921, 0.5: 1.679, 1.0: 1.809},
-}
-# Certified accuracy (%) at r = 0, 0.25, ..., 2.0 on the same 500 images: the mean over the authors' per-image
-# TSVs published in github.com/jh-jeong/smoothing-consistency, data/certify/mnist/ (runs listed in docs/mnist.md),
-# computed with smoothcert.analysis; the mean ACR of those files is within 0.01 of PUBLISHED_ACR everywhere.
-PUBLISHED_ACCURACY: dict[str, dict[float, tuple[float, ...]]] = {
-    "gaussian": {0.25: (98.9, 97.2, 95.6, 91.1, 0.0, 0.0, 0.0, 0.0, 0.0),
-                 0.5: (98.5, 96.8, 95.2, 93.4, 88.7, 81.6, 64.9, 43.7, 0.0),
-                 1.0: (95.4, 92.8, 90.0, 86.3, 79.8, 70.5, 58.8, 45.5, 31.6)},
-    "stability": {0.25: (99.2, 97.7, 95.6, 92.3, 0.0, 0.0, 0.0, 0.0, 0.0),
-                  0.5: (98.7, 97.1, 95.7, 93.5, 89.7, 82.9, 66.9, 45.2, 0.0),
-                  1.0: (95.6, 94.0, 90.6, 85.8, 80.2, 71.4, 60.2, 46.4, 32.4)},
-    "smoothadv": {0.25: (98.8, 97.8, 96.4, 95.4, 0.0, 0.0, 0.0, 0.0, 0.0),
-                  0.5: (98.1, 97.4, 96.0, 94.9, 92.6, 87.5, 79.9, 65.8, 0.0),
-                  1.0: (94.6, 93.2, 90.0, 85.4, 79.4, 73.2, 63.4, 54.6, 42.6)},
-    "macer": {0.25: (98.9, 97.6, 95.5, 93.1, 0.0, 0.0, 0.0, 0.0, 0.0),
-              0.5: (98.2, 97.1, 95.7, 93.0, 88.6, 82.1, 71.5, 50.6, 0.0),
-              1.0: (90.0, 86.6, 82.1, 77.2, 70.8, 64.0, 54.7, 47.1, 39.0)},
-    "consistency": {0.25: (99.3, 98.0, 96.5, 94.9, 0.0, 0.0, 0.0, 0.0, 0.0),
-                    0.5: (98.3, 97.2, 96.2, 94.6, 91.8, 87.3, 77.0, 58.6, 0.0),
-                    1.0: (93.0, 92.4, 88.0, 84.4, 78.4, 72.8, 64.0, 54.0, 40.8)},
-    "consistency_smoothadv": {0.25: (98.7, 97.9, 96.6, 95.6, 0.0, 0.0, 0.0, 0.0, 0.0),
-                              0.5: (97.9, 96.9, 96.0, 94.5, 92.1, 87.6, 80.3, 69.2, 0.0),
-                              1.0: (93.2, 90.6, 87.8, 82.8, 78.6, 72.6, 63.2, 55.2, 44.6)},
-}
-PAPER_IMAGES = 500
-RADII = [0.25 * i for i in range(9)]  # 0, 0.25, ..., 2.0
-
 
 def _known(tsv: Path) -> list[bool]:
     """Per column (the radii of RADII, then ACR): whether the run's value is exact there."""
@@ -71,13 +37,13 @@ def _known(tsv: Path) -> list[bool]:
     if meta.get("mode") != "sequential":
         return [True] * (len(RADII) + 1)
     targets = [float(t) for t in meta.get("radii", [])]
-    return [r == 0 or any(abs(r - t) < 1e-9 for t in targets) for r in RADII] + [False]
+    return [*(r == 0 or any(abs(r - t) < 1e-9 for t in targets) for r in RADII), False]
 
 
 def _cells(values: list[float], known: list[bool], signed: bool) -> list[str]:
     sign = "+" if signed else ""  # round(v) + 0.0 turns a -0.0 into 0.0, so no "-0.0" is printed
-    cells = [f"{round(v, 1) + 0.0:{sign}.1f}" if k else "—" for v, k in zip(values[:-1], known)]
-    return cells + [f"{round(values[-1], 3) + 0.0:{sign}.3f}" if known[-1] else "—"]
+    cells = [f"{round(v, 1) + 0.0:{sign}.1f}" if k else "—" for v, k in zip(values[:-1], known[:-1], strict=True)]
+    return [*cells, f"{round(values[-1], 3) + 0.0:{sign}.3f}" if known[-1] else "—"]
 
 
 def _cells_with_errors(values: list[float], errors: list[float], known: list[bool]) -> list[str]:
@@ -85,7 +51,7 @@ def _cells_with_errors(values: list[float], errors: list[float], known: list[boo
     cells = _cells(values, known, True)
     digits = [1] * (len(values) - 1) + [3]
     return [c if c == "—" or e != e else f"{c} ± {round(e, d) + 0.0:.{d}f}"  # e != e: NaN
-            for c, e, d in zip(cells, errors, digits)]
+            for c, e, d in zip(cells, errors, digits, strict=True)]
 
 
 def _row(method: str, sigma: float, images: int, source: str, cells: list[str]) -> str:
@@ -127,7 +93,7 @@ def comparison_table(out: Path) -> str:
         published = [*PUBLISHED_ACCURACY[method][sigma], PUBLISHED_ACR[method][sigma]]
         lines.append(_row(method, sigma, PAPER_IMAGES, "published", _cells(published, [True] * len(known), False)))
         if len(res) == PAPER_IMAGES:
-            diff = [a - b for a, b in zip(ours, published)]
+            diff = [a - b for a, b in zip(ours, published, strict=True)]
             lines.append(_row(method, sigma, PAPER_IMAGES, "difference", _cells(diff, known, True)))
     return "\n".join(lines)
 
@@ -174,7 +140,7 @@ def _published_difference(method: str, sigma: float, idx: np.ndarray, published:
         return paired_difference(load_published(dirs[0]), load_published(dirs[1]), idx, RADII)[0]
     if len(idx) == PAPER_IMAGES and sigma in PUBLISHED_ACR[method]:
         values = [[*PUBLISHED_ACCURACY[m][sigma], PUBLISHED_ACR[m][sigma]] for m in (method, "gaussian")]
-        return [a - b for a, b in zip(*values)]
+        return [a - b for a, b in zip(*values, strict=True)]
     return None
 
 
@@ -198,7 +164,7 @@ def ordering_table(out: Path, published: Path | None = None) -> str:
         idx = res.idx[np.isin(res.idx, gauss.idx)]
         if len(idx) == 0:
             continue
-        known = [a and b for a, b in zip(_known(tsv), _known(base[sigma]))]
+        known = [a and b for a, b in zip(_known(tsv), _known(base[sigma]), strict=True)]
         mean, errors = paired_difference([res], [gauss], idx, RADII)
         name = f"{method} − gaussian"
         lines.append(_row(name, sigma, len(idx), "ours", _cells_with_errors(mean, errors, known)))

@@ -64,7 +64,7 @@ def same_images_rows(ours: Results, published: Sequence[Results], radii: Sequenc
     """
     mine = accuracy_and_acr(ours, radii)
     theirs = np.mean([accuracy_and_acr(restrict(run, ours.idx), radii) for run in published], axis=0).tolist()
-    return [mine, theirs, [a - b for a, b in zip(mine, theirs)]]
+    return [mine, theirs, [a - b for a, b in zip(mine, theirs, strict=True)]]
 
 
 def _per_image(res: Results, radii: Sequence[float]) -> np.ndarray:

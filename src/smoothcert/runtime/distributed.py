@@ -215,7 +215,7 @@ def mean_over_ranks(values: dict[str, float], ctx: Context, device: torch.device
     backend_device = device if dist.get_backend() == "nccl" else torch.device("cpu")
     tensor = torch.tensor([values[k] for k in keys], dtype=torch.float64, device=backend_device)
     dist.all_reduce(tensor)
-    return {k: float(v) / ctx.world_size for k, v in zip(keys, tensor.tolist())}
+    return {k: float(v) / ctx.world_size for k, v in zip(keys, tensor.tolist(), strict=True)}
 
 
 def gather_rng_states(ctx: Context) -> list[torch.Tensor]:

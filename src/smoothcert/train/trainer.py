@@ -20,16 +20,16 @@ from torch import nn
 
 from smoothcert import __version__
 from smoothcert._io import atomic_write_text, remove_leftover_temporaries
+from smoothcert.checkpoints.store import CHECKPOINT_NAME, load_checkpoint, save_checkpoint
 from smoothcert.data import TensorData, create_dataset
 from smoothcert.data.batches import BatchLoader
-from smoothcert.runtime import distributed
-from smoothcert.checkpoints.store import CHECKPOINT_NAME, load_checkpoint, save_checkpoint
-from smoothcert.train.config import DEFAULTS
-from smoothcert.runtime.devices import resolve_device
-from smoothcert.runtime.progress import progress
 from smoothcert.errors import UserError
 from smoothcert.methods import TrainingMethod, create_method
 from smoothcert.models import create_model
+from smoothcert.runtime import distributed
+from smoothcert.runtime.devices import resolve_device
+from smoothcert.runtime.progress import progress
+from smoothcert.train.config import DEFAULTS
 
 LOG_NAME = "log.csv"
 CONFIG_NAME = "config.yaml"
@@ -185,7 +185,8 @@ def train(config: dict[str, Any], out_dir: str | Path, resume: bool = False, qui
     meta = {
         "arch": config["arch"], "dataset": info.name, "num_classes": info.num_classes,
         "input_shape": list(info.input_shape), "sigma": float(config["sigma"]), "method": config["method"],
-        "mean": list(info.mean) if config["normalize"] else [0.0], "std": list(info.std) if config["normalize"] else [1.0],
+        "mean": list(info.mean) if config["normalize"] else [0.0],
+        "std": list(info.std) if config["normalize"] else [1.0],
         "config": config, "version": __version__,
     }
     bs = distributed.local_batch_size(config["batch_size"], ctx)
