@@ -76,7 +76,8 @@ def entropy(p: np.ndarray) -> float:
 
 
 def test_all_methods_are_registered() -> None:
-    assert {"gaussian", "smoothadv", "consistency", "consistency_smoothadv", "macer", "stability"} <= set(list_methods())
+    assert {"gaussian", "smoothadv", "consistency", "consistency_smoothadv", "macer", "stability", "smoothmix",
+            "catrs"} <= set(list_methods())
 
 
 @pytest.mark.parametrize("kind", ["default", "xent", "kl", "mse"])

@@ -2,7 +2,7 @@
 
 # Importing the modules registers the methods.
 from smoothcert.methods import (  # noqa: F401
-    consistency, consistency_smoothadv, gaussian, macer, smoothadv, smoothmix, stability,
+    catrs, consistency, consistency_smoothadv, gaussian, macer, smoothadv, smoothmix, stability,
 )
 from smoothcert.methods.base import (
     Method, SmoothedPredictionSpec, TrainingMethod, create_method, list_methods, register_method,

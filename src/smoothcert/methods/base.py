@@ -11,6 +11,7 @@ the training loop seeds (per rank under torchrun).
 from __future__ import annotations
 
 import inspect
+from dataclasses import dataclass
 from typing import Callable, Protocol, runtime_checkable
 
 import torch
@@ -29,6 +30,32 @@ class TrainingMethod(Protocol):
     def __call__(self, model: nn.Module, inputs: torch.Tensor, targets: torch.Tensor) -> dict[str, torch.Tensor]: ...
 
     def set_epoch(self, epoch: int) -> None: ...
+
+
+@dataclass(frozen=True)
+class SmoothedPredictionSpec:
+    """A pass a method needs before training: a pretrained model's smoothed prediction of each training image.
+
+    A method that has one exposes ``smoothed_prediction_spec() -> SmoothedPredictionSpec``
+    and ``set_smoothed_prediction(rows)``; the training loop computes (or reloads)
+    ``rows``, shape (training images, classes), row i = class counts / ``num_samples``
+    of the model at ``checkpoint`` on image i under N(0, sigma^2 I) noise, and then
+    calls the method as ``method(model, inputs, targets, indices=...)`` with the
+    dataset indices of the batch.
+
+    Attributes:
+        checkpoint: checkpoint file or run directory of the pretrained model.
+        sigma: noise level of the pass.
+        num_samples: noise draws per image (N).
+        batch_size: draws per forward pass (the draws come in calls of this size, as CERTIFY's).
+        seed: noise seed; image i draws from a generator seeded by (seed, i).
+    """
+
+    checkpoint: str
+    sigma: float
+    num_samples: int
+    batch_size: int
+    seed: int
 
 
 class Method:
