@@ -9,8 +9,8 @@ Written into the run directory: ``smoothed_prediction.parts/`` holds one file pe
 chunk of ``CHUNK`` images as it completes (each written atomically), and when all
 are there ``smoothed_prediction.pt`` (counts as int32, plus the pass's record:
 the pretrained checkpoint's path and SHA-256, its arch, method and sigma, the
-dataset, sigma, N, batch size, seed) is written atomically and the parts are
-removed. An interrupted pass resumes at its first missing chunk: image i draws
+dataset, sigma, N, batch size, seed, and the seconds its parts took) is written
+atomically and the parts are removed. An interrupted pass resumes at its first missing chunk: image i draws
 its noise from a generator seeded by (seed, i) alone, so the result does not
 depend on interruptions, chunking or processes (under torchrun the ranks share
 the chunks). A finished file is reused when its record matches; one from another
@@ -31,6 +31,7 @@ from __future__ import annotations
 import io
 import math
 import shutil
+import time
 from pathlib import Path
 from typing import Any
 
@@ -50,7 +51,7 @@ RESULT_NAME = "smoothed_prediction.pt"
 PARTS_NAME = "smoothed_prediction.parts"
 FORMAT = "smoothcert-smoothed-prediction-1"
 CHUNK = 200  # images per part file
-UNCOMPARED = ("checkpoint", "version")  # may differ when a finished pass is reused (a moved run directory)
+UNCOMPARED = ("checkpoint", "version", "seconds")  # may differ when a finished pass is reused (a moved run directory)
 
 
 def _record(spec: SmoothedPredictionSpec, data: Any) -> dict[str, Any]:
@@ -144,12 +145,15 @@ def smoothed_prediction(
         smooth = Smooth(model, record["num_classes"], spec.sigma)
         for c in progress(todo, desc="smoothed prediction", disable=quiet or not ctx.is_main, unit="part"):
             start, stop = c * CHUNK, min((c + 1) * CHUNK, len(data))
+            began = time.perf_counter()
             counts = _compute_part(smooth, data, start, stop, spec, device)
-            _save(names[c], {"meta": record, "start": start, "counts": counts})
+            _save(names[c], {"meta": record, "start": start, "counts": counts, "seconds": time.perf_counter() - began})
         distributed.barrier(ctx)
         if ctx.is_main:
-            counts = torch.cat([_load(name, record, "this part")["counts"] for name in names])
-            _save(result, {"meta": record, "counts": counts})
+            parts_found = [_load(name, record, "this part") for name in names]
+            seconds = sum(float(part.get("seconds", 0.0)) for part in parts_found)  # compute time, all ranks
+            counts = torch.cat([part["counts"] for part in parts_found])
+            _save(result, {"meta": {**record, "seconds": round(seconds, 3)}, "counts": counts})
             shutil.rmtree(parts, ignore_errors=True)
         distributed.barrier(ctx)
     found = _load(result, record, "the smoothed predictions")
