@@ -10,9 +10,12 @@ measures what each method costs to train:
 * wall time per run: the sum of the per-epoch ``time`` column of ``log.csv``
   (the epoch's steps plus one noisy pass over the test set), and per step;
   CAT-RS also needs, before training, a Gaussian model at sigma 0.25 (trained
-  here with configs/digits/gaussian_0.25.yaml and the same seed, into
+  here with configs/digits/gaussian_0.25.yaml and the first seed, into
   ``--out/gaussian025-seed<S>/``) and its smoothed-prediction pass over the
-  training set: both are reported apart (``pretrain_s``, ``prepass_s``);
+  training set: both are reported apart (``pretrain_s``, ``prepass_s``). As the
+  authors used one pass for all their runs, every seed's run uses that model
+  and the first seed's pass (copied into its run directory, where the trainer
+  checks it against its record and reuses it);
 * per step, measured here: a fresh model per method, the same batch of 64 training
   images, rounds of timed steps interleaved across methods (so a change in the
   machine's load hits every method alike), median ms per step.
@@ -48,6 +51,7 @@ from smoothcert.cli.main import main as smoothcert
 from smoothcert.data import create_dataset
 from smoothcert.methods import create_method
 from smoothcert.models import create_model
+from smoothcert.train.prepass import RESULT_NAME
 
 RECIPE = "configs/digits/gaussian_0.5.yaml"
 PRETRAIN_RECIPE = "configs/digits/gaussian_0.25.yaml"  # CAT-RS's pretrained model: Gaussian at sigma 0.25
@@ -88,6 +92,8 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--alpha", type=float, default=0.001)
     parser.add_argument("--step-rounds", type=int, default=7, help="interleaved rounds of the per-step timing")
     parser.add_argument("--step-count", type=int, default=10, help="timed steps per method and round")
+    parser.add_argument("--cost-name", default="", help="suffix of the cost files (train_cost<NAME>.tsv, ...), so "
+                        "that an invocation with some --runs keeps the files of an earlier one")
     return parser.parse_args(argv)
 
 
@@ -115,6 +121,14 @@ def _pretrain(run_dir: Path, seed: int, epochs: int) -> None:
            "--out", str(run_dir), "--resume", "--quiet", f"lr_step={_lr_step(epochs)}"])
 
 
+def _share_pass(first: Path, run_dir: Path) -> None:
+    """Copy the first seed's finished smoothed-prediction pass into ``run_dir`` (the trainer verifies and reuses it)."""
+    source, target = first / RESULT_NAME, run_dir / RESULT_NAME
+    if first != run_dir and source.exists() and not target.exists():
+        run_dir.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(source, target)
+
+
 def _train(run_dir: Path, run: str, seed: int, epochs: int, pretrained: Path | None = None) -> None:
     method, options = RUNS[run][0], _options(run, epochs, pretrained)
     overrides = [f"method_args.{key}={value}" for key, value in options.items()]
@@ -127,6 +141,17 @@ def _certify(run_dir: Path, tsv: Path, args: argparse.Namespace) -> None:
     _call(["certify", str(run_dir), "--out", str(tsv), "--n0", str(args.n0), "--n", str(args.n),
            "--alpha", str(args.alpha), "--batch-size", str(min(args.n, 10_000)), "--seed", "0",
            "--device", "cpu", "--quiet"])
+
+
+def _cost_row(run: str, seed: int, run_dir: Path, steps: int, pretrained: Path | None) -> dict[str, object]:
+    log = _log_rows(run_dir)
+    train_s = sum(float(row["time"]) for row in log)
+    pretrain_s = sum(float(row["time"]) for row in _log_rows(pretrained)) if pretrained else 0.0
+    ckpt = run_dir / "checkpoint.pt"
+    prepass_s = float(load_checkpoint(ckpt).get("smoothed_prediction", {}).get("seconds", 0.0)) if ckpt.exists() else 0.0
+    return {"method": run, "seed": seed, "epochs": len(log), "steps": steps * len(log), "train_s": round(train_s, 3),
+            "ms_per_step": round(train_s / (steps * len(log)) * 1000, 3), "pretrain_s": round(pretrain_s, 3),
+            "prepass_s": round(prepass_s, 3)}
 
 
 def _log_rows(run_dir: Path) -> list[dict[str, str]]:
@@ -218,36 +243,36 @@ def main(argv: list[str] | None = None) -> int:
             name = f"{run}-seed{seed}"
             run_dir = out / name
             tsv = run_dir / f"{name}.tsv"
-            pretrained = out / f"gaussian025-seed{seed}" if _needs_pretrained(run) else None
+            pretrained = out / f"gaussian025-seed{args.seeds[0]}" if _needs_pretrained(run) else None
             if pretrained is not None:
                 print(f"[digits_methods] {name}: pretrain ({time.perf_counter() - began:.0f} s)", file=sys.stderr,
                       flush=True)
-                _pretrain(pretrained, seed, args.epochs)
+                _pretrain(pretrained, args.seeds[0], args.epochs)
+                _share_pass(out / f"{run}-seed{args.seeds[0]}", run_dir)
             print(f"[digits_methods] {name}: train ({time.perf_counter() - began:.0f} s)", file=sys.stderr, flush=True)
             _train(run_dir, run, seed, args.epochs, pretrained)
             print(f"[digits_methods] {name}: certify ({time.perf_counter() - began:.0f} s)", file=sys.stderr, flush=True)
             _certify(run_dir, tsv, args)
-            log = _log_rows(run_dir)
-            train_s = sum(float(row["time"]) for row in log)
-            pretrain_s = sum(float(row["time"]) for row in _log_rows(pretrained)) if pretrained else 0.0
-            prepass_s = float(load_checkpoint(run_dir).get("smoothed_prediction", {}).get("seconds", 0.0))
-            cost_rows.append({"method": run, "seed": seed, "epochs": len(log), "steps": steps * len(log),
-                              "train_s": round(train_s, 3), "ms_per_step": round(train_s / (steps * len(log)) * 1000, 3),
-                              "pretrain_s": round(pretrain_s, 3), "prepass_s": round(prepass_s, 3)})
+            cost_rows.append(_cost_row(run, seed, run_dir, steps, pretrained))
             _copy_small(run_dir, results / name)
             if pretrained is not None:
                 _copy_small(pretrained, results / pretrained.name)
+    if "gaussian" not in args.runs:  # the baseline of the ratios: its logs as an earlier invocation copied them
+        for seed in args.seeds:
+            if (results / f"gaussian-seed{seed}" / "log.csv").exists():
+                cost_rows.insert(seed, _cost_row("gaussian", seed, results / f"gaussian-seed{seed}", steps, None))
     print(f"[digits_methods] per-step benchmark ({time.perf_counter() - began:.0f} s)", file=sys.stderr, flush=True)
-    step_ms = _step_benchmark(args.runs, args.step_rounds, args.step_count, args.epochs - 1)
+    timed = ["gaussian", *(run for run in args.runs if run != "gaussian")]
+    step_ms = _step_benchmark(timed, args.step_rounds, args.step_count, args.epochs - 1)
     results.mkdir(parents=True, exist_ok=True)
     header = ["method", "seed", "epochs", "steps", "train_s", "ms_per_step", "pretrain_s", "prepass_s"]
-    atomic_write_text(results / "train_cost.tsv", "\t".join(header) + "\n" + "".join(
+    atomic_write_text(results / f"train_cost{args.cost_name}.tsv", "\t".join(header) + "\n" + "".join(
         "\t".join(str(row[key]) for key in header) + "\n" for row in cost_rows))
     base = step_ms.get("gaussian")
-    atomic_write_text(results / "step_cost.tsv", "method\tms_per_step\tratio_to_gaussian\n" + "".join(
+    atomic_write_text(results / f"step_cost{args.cost_name}.tsv", "method\tms_per_step\tratio_to_gaussian\n" + "".join(
         f"{m}\t{v:.3f}\t{(v / base if base else float('nan')):.3f}\n" for m, v in step_ms.items()))
     table = _cost_tables(cost_rows, step_ms, torch.get_num_threads())
-    atomic_write_text(results / "cost.md", table)
+    atomic_write_text(results / f"cost{args.cost_name}.md", table)
     print(table)
     print(f"[digits_methods] done in {time.perf_counter() - began:.0f} s", file=sys.stderr)
     return 0
