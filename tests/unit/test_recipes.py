@@ -31,7 +31,8 @@ def test_every_dataset_method_and_sigma_has_a_recipe_matching_the_generator() ->
                 for s in (0.25, 0.5, 1.0)} | {"digits/gaussian_0.25.yaml", "digits/gaussian_0.5.yaml"}
     # SmoothMix and CAT-RS where their authors' repositories give the settings
     expected |= {f"{d}/smoothmix_{s}.yaml" for d in ("mnist", "cifar10") for s in (0.25, 0.5, 1.0)}
-    expected |= {"mnist/catrs_0.25.yaml", "imagenet/catrs_1.0.yaml"} | {f"cifar10/catrs_{s}.yaml" for s in (0.25, 0.5, 1.0)}
+    expected |= {"mnist/catrs_0.25.yaml", "imagenet/catrs_1.0.yaml"}
+    expected |= {f"cifar10/catrs_{s}.yaml" for s in (0.25, 0.5, 1.0)}
     assert set(generated) == expected == set(RECIPES)
     stale = [name for name, text in generated.items() if (CONFIGS / name).read_text() != text]
     assert not stale, f"rerun python configs/_generate.py: {stale}"
@@ -96,7 +97,8 @@ def test_the_papers_numbers() -> None:
         "mnist/stability_0.5": 256, "mnist/macer_0.5": 256, "cifar10/smoothadv_0.5": 128,
         "imagenet/smoothadv_0.5": 256, "imagenet/consistency_1.0": 128, "mnist/smoothmix_0.5": 64,
         "cifar10/smoothmix_0.5": 128, "cifar10/catrs_0.5": 64, "imagenet/catrs_1.0": 128}
-    schedules = {name: tuple(resolve_config(CONFIGS / f"{name}.yaml")[k] for k in ("epochs", "lr", "lr_step", "lr_delay"))
+    keys = ("epochs", "lr", "lr_step", "lr_delay")
+    schedules = {name: tuple(resolve_config(CONFIGS / f"{name}.yaml")[k] for k in keys)
                  for name in ("mnist/smoothmix_0.25", "cifar10/smoothmix_1.0", "mnist/catrs_0.25", "cifar10/catrs_0.5",
                               "imagenet/catrs_1.0")}
     assert schedules == {  # the authors' commands and logs; their scripts step the scheduler after each epoch

@@ -139,9 +139,9 @@ def test_mixup_target_carries_gradient_into_the_clean_prediction() -> None:
         (F.cross_entropy(logits_c, y.repeat(m)) + 5.0 * mix).backward()
         return [p.grad for p in fresh.parameters()]
 
-    for a, b in zip(got, gradients(detach=False)):
+    for a, b in zip(got, gradients(detach=False), strict=True):
         torch.testing.assert_close(a, b)
-    assert max(float((a - b).abs().max()) for a, b in zip(got, gradients(detach=True))) > 1e-3
+    assert max(float((a - b).abs().max()) for a, b in zip(got, gradients(detach=True), strict=True)) > 1e-3
 
 
 @pytest.mark.parametrize("lam", [0.0, 1.0])

@@ -110,6 +110,18 @@ def list_methods() -> list[str]:
     return _METHODS.names()
 
 
+def check_int(method: str, key: str, value: object, low: int) -> None:
+    """``UserError`` unless ``value`` is an integer (not a bool) >= ``low``."""
+    if not (isinstance(value, int) and not isinstance(value, bool) and value >= low):
+        raise UserError(f"{method}: {key} must be an integer >= {low}, got {value!r}")
+
+
+def check_number(method: str, key: str, value: object, unit: str = "") -> None:
+    """``UserError`` unless ``value`` is a finite number (not a bool) >= 0; ``unit`` is added to the message."""
+    if not (isinstance(value, (int, float)) and not isinstance(value, bool) and 0 <= value < float("inf")):
+        raise UserError(f"{method}: {key} must be a number >= 0{unit}, got {value!r}")
+
+
 def noisy(inputs: torch.Tensor, sigma: float) -> torch.Tensor:
     """``inputs + N(0, sigma^2 I)`` from the global RNG."""
     return inputs + torch.randn_like(inputs) * sigma

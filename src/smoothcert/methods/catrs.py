@@ -43,7 +43,7 @@ from torch.nn.parallel import DistributedDataParallel
 from smoothcert.attacks.base import frozen_eval
 from smoothcert.errors import UserError
 from smoothcert.methods._noise import copies_of, copy_major_draws
-from smoothcert.methods.base import Method, SmoothedPredictionSpec, register_method
+from smoothcert.methods.base import Method, SmoothedPredictionSpec, check_int, check_number, register_method
 
 
 def catrs_attack(
@@ -67,8 +67,10 @@ def catrs_attack(
             current = current.detach().requires_grad_(True)
             with torch.enable_grad():
                 chunks = model(repeated + current).chunk(m, dim=0)
-                kls = [F.kl_div(F.log_softmax(logits, dim=1), p, reduction="none").sum(dim=1) for logits in chunks]
-                (grad,) = torch.autograd.grad((sum(kls) / m).sum(), [current])
+                total = torch.zeros_like(p[:, 0])
+                for logits in chunks:  # summed in order, as the script's sum() (whose 0 + first is exact)
+                    total = total + F.kl_div(F.log_softmax(logits, dim=1), p, reduction="none").sum(dim=1)
+                (grad,) = torch.autograd.grad((total / m).sum(), [current])
             norms = grad.reshape(rows, -1).norm(dim=1).view(shape)
             current = current.detach() + step * grad / (norms + 1e-8)
             current = flat0 + (current - flat0).renorm(p=2, dim=0, maxnorm=eps)
@@ -130,14 +132,12 @@ class CatRS(Method):
     ) -> None:
         super().__init__(sigma=sigma)
         name = type(self).__name__
-        for key, value, low in (("num_noise", num_noise, 1), ("num_steps", num_steps, 1),
+        for key, count, low in (("num_noise", num_noise, 1), ("num_steps", num_steps, 1),
                                 ("eps_double_epoch", eps_double_epoch, 0), ("prior_samples", prior_samples, 1),
                                 ("prior_batch", prior_batch, 1), ("prior_seed", prior_seed, 0)):
-            if not (isinstance(value, int) and not isinstance(value, bool) and value >= low):
-                raise UserError(f"{name}: {key} must be an integer >= {low}, got {value!r}")
-        for key, value in (("epsilon", epsilon), ("lbd", lbd), ("prior_sigma", prior_sigma)):
-            if not (isinstance(value, (int, float)) and not isinstance(value, bool) and 0 <= value < float("inf")):
-                raise UserError(f"{name}: {key} must be a number >= 0, got {value!r}")
+            check_int(name, key, count, low)
+        for key, number in (("epsilon", epsilon), ("lbd", lbd), ("prior_sigma", prior_sigma)):
+            check_number(name, key, number)
         if not prior_sigma > 0:
             raise UserError(f"{name}: prior_sigma must be > 0, got {prior_sigma!r}")
         if not isinstance(confidence_mask, bool):

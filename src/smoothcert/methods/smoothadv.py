@@ -40,6 +40,8 @@ noisy inputs per step).
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -130,7 +132,7 @@ class SmoothAdv(Method):
     def set_epoch(self, epoch: int) -> None:
         """Set the epoch and rebuild the attack with the warmed-up epsilon."""
         super().set_epoch(epoch)
-        levels = {"levels": self.ddn_levels} if self.ddn_levels is not None else {}
+        levels: dict[str, Any] = {"levels": self.ddn_levels} if self.ddn_levels is not None else {}
         self._attacker = ATTACKS[self.attack](
             eps=self.current_epsilon, sigma=self.sigma, num_steps=self.num_steps,
             num_noise=self.num_noise, no_grad=self.no_grad_attack, **levels,

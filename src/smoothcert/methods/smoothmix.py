@@ -39,7 +39,7 @@ from torch.nn.parallel import DistributedDataParallel
 from smoothcert.attacks.base import frozen_eval
 from smoothcert.errors import UserError
 from smoothcert.methods._noise import copies_of, copy_major_draws
-from smoothcert.methods.base import Method, register_method
+from smoothcert.methods.base import Method, check_int, check_number, register_method
 
 
 def _within(z: torch.Tensor, x: torch.Tensor, radius: float | None) -> torch.Tensor:
@@ -67,7 +67,10 @@ def smoothmix_attack(
                 init = adv
             adv = adv.detach().requires_grad_(True)
             with torch.enable_grad():
-                avg = sum(F.softmax(model(adv + delta), dim=1) for delta in noise) / noise.shape[0]
+                total = F.softmax(model(adv + noise[0]), dim=1)
+                for delta in noise[1:]:  # summed in order, as the script's sum()
+                    total = total + F.softmax(model(adv + delta), dim=1)
+                avg = total / noise.shape[0]
                 loss = F.nll_loss(torch.log(avg.clamp(min=1e-20)), y, reduction="sum")
                 (grad,) = torch.autograd.grad(loss, [adv])
             norms = grad.flatten(1).norm(dim=1).view(-1, *([1] * (grad.dim() - 1)))
@@ -75,7 +78,9 @@ def smoothmix_attack(
     return _within(init, x, maxnorm_s), adv
 
 
-def mixup(x_c: torch.Tensor, x_adv: torch.Tensor, p_c: torch.Tensor, lam: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def mixup(
+    x_c: torch.Tensor, x_adv: torch.Tensor, p_c: torch.Tensor, lam: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
     """x_mix = (1 - lam) x_c + lam x_adv and its target (1 - lam) p_c + lam / K, per image."""
     shape = (-1, *([1] * (x_c.dim() - 1)))
     x_mix = (1 - lam).view(shape) * x_c + lam.view(shape) * x_adv
@@ -111,16 +116,14 @@ class SmoothMix(Method):
     ) -> None:
         super().__init__(sigma=sigma)
         name = type(self).__name__
-        for key, value in (("num_noise", num_noise), ("num_steps", num_steps), ("warmup", warmup)):
-            if not (isinstance(value, int) and not isinstance(value, bool) and value >= 1):
-                raise UserError(f"{name}: {key} must be an integer >= 1, got {value!r}")
+        for key, count in (("num_noise", num_noise), ("num_steps", num_steps), ("warmup", warmup)):
+            check_int(name, key, count, 1)
         if not (isinstance(mix_step, int) and not isinstance(mix_step, bool) and 0 <= mix_step < num_steps):
-            raise UserError(f"{name}: mix_step must be an integer in [0, num_steps) = [0, {num_steps}), got {mix_step!r}")
-        for key, value in (("alpha", alpha), ("eta", eta), ("maxnorm_s", maxnorm_s), ("maxnorm", maxnorm)):
-            if value is None and key.startswith("maxnorm"):
-                continue
-            if not (isinstance(value, (int, float)) and not isinstance(value, bool) and 0 <= value < float("inf")):
-                raise UserError(f"{name}: {key} must be a number >= 0 (L2 lengths in [0,1]-pixel units), got {value!r}")
+            raise UserError(f"{name}: mix_step must be an integer in [0, num_steps) = [0, {num_steps}), "
+                            f"got {mix_step!r}")
+        for key, length in (("alpha", alpha), ("eta", eta), ("maxnorm_s", maxnorm_s), ("maxnorm", maxnorm)):
+            if length is not None or not key.startswith("maxnorm"):
+                check_number(name, key, length, " (L2 lengths in [0,1]-pixel units)")
         self.num_noise = num_noise
         self.num_steps = num_steps
         self.alpha = float(alpha)

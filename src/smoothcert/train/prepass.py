@@ -95,7 +95,11 @@ def _load(path: Path, record: dict[str, Any], what: str) -> dict[str, Any]:
 def _save(path: Path, payload: dict[str, Any]) -> None:
     buffer = io.BytesIO()
     torch.save({"format": FORMAT, **payload}, buffer)
-    atomic_write(path, lambda fh: fh.write(buffer.getvalue()))
+
+    def write(fh: Any) -> None:
+        fh.write(buffer.getvalue())
+
+    atomic_write(path, write)
 
 
 def _image(data: Any, index: int, seed: int) -> torch.Tensor:

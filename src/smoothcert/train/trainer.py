@@ -207,7 +207,8 @@ def train(config: dict[str, Any], out_dir: str | Path, resume: bool = False, qui
                        total=-(-len(order) // bs))
         for step, (inputs, targets) in enumerate(bar):
             if prepass:  # the method looks its per-image rows up by dataset index
-                terms = method(train_model, inputs, targets, indices=order[step * bs : (step + 1) * bs])
+                indices = order[step * bs : (step + 1) * bs]
+                terms = method(train_model, inputs, targets, indices=indices)  # type: ignore[call-arg]
             else:
                 terms = method(train_model, inputs, targets)
             optimizer.zero_grad(set_to_none=True)
