@@ -54,9 +54,16 @@ CHUNK = 200  # images per part file
 UNCOMPARED = ("checkpoint", "version", "seconds")  # may differ when a finished pass is reused (a moved run directory)
 
 
-def _record(spec: SmoothedPredictionSpec, data: Any) -> dict[str, Any]:
-    """The pass's record, after checking that the pretrained model fits the dataset."""
+def describe(spec: SmoothedPredictionSpec, data: Any) -> dict[str, Any]:
+    """The pass's record, after checking that the pretrained model exists, loads and fits the dataset (else UserError).
+
+    Cheap next to the pass (it reads and hashes the checkpoint): the trainer calls it
+    before writing anything, so that a wrong ``pretrained`` leaves no trace.
+    """
     file = checkpoint_path(spec.checkpoint)
+    if not file.is_file():
+        raise UserError(f"the pretrained model {file} does not exist; set method_args.pretrained to its checkpoint "
+                        "file or run directory")
     ckpt = load_checkpoint(file)
     info = data.info
     fits = (ckpt["dataset"], int(ckpt["num_classes"]), tuple(ckpt["input_shape"])) == (
@@ -121,17 +128,18 @@ def _compute_part(smooth: Smooth, data: Any, start: int, stop: int, spec: Smooth
 
 def smoothed_prediction(
     spec: SmoothedPredictionSpec, data: Any, out_dir: str | Path, device: torch.device,
-    ctx: distributed.Context | None = None, quiet: bool = False,
+    ctx: distributed.Context | None = None, quiet: bool = False, record: dict[str, Any] | None = None,
 ) -> tuple[torch.Tensor, dict[str, Any]]:
     """Compute (or reload) the pass into ``out_dir``; returns the rows (images, classes) float32 and its record.
 
     Every rank of a torchrun job calls this: the missing parts are dealt out by
-    chunk index, rank 0 assembles the result, every rank reads it.
+    chunk index, rank 0 assembles the result, every rank reads it. ``record`` is
+    :func:`describe`'s answer when the caller has it already.
     """
     ctx = ctx or distributed.from_env()
     out = Path(out_dir)
     result, parts = out / RESULT_NAME, out / PARTS_NAME
-    record = _record(spec, data)
+    record = record or describe(spec, data)
     if not result.exists():
         if ctx.is_main:
             remove_leftover_temporaries(result)

@@ -25,7 +25,7 @@ from smoothcert.data.batches import BatchLoader
 from smoothcert.runtime import distributed
 from smoothcert.checkpoints.store import CHECKPOINT_NAME, load_checkpoint, save_checkpoint
 from smoothcert.train.config import DEFAULTS
-from smoothcert.train.prepass import smoothed_prediction
+from smoothcert.train.prepass import describe, smoothed_prediction
 from smoothcert.runtime.devices import resolve_device
 from smoothcert.runtime.progress import progress
 from smoothcert.errors import UserError
@@ -161,7 +161,8 @@ def train(config: dict[str, Any], out_dir: str | Path, resume: bool = False, qui
     model = build_model(config, train_data).to(device)
     method = build_method(config)
     spec_of = getattr(method, "smoothed_prediction_spec", None)
-    spec = spec_of() if spec_of is not None else None  # a UserError (no pretrained model) before anything is written
+    spec = spec_of() if spec_of is not None else None
+    pretrained = describe(spec, train_data) if spec is not None else None  # UserErrors before anything is written
     if ctx.distributed:  # same initial weights on every rank (seeded above), then per-rank noise
         torch.manual_seed(distributed.rank_seed(config["seed"], ctx))
     optimizer, scheduler = build_optimizer(config, model)
@@ -183,7 +184,7 @@ def train(config: dict[str, Any], out_dir: str | Path, resume: bool = False, qui
             raise UserError(f"cannot write the run directory {out}: {exc.strerror}; choose another --out") from None
     prepass = None
     if spec is not None:  # the method's pass before training (CAT-RS): computed once, resumable, then reloaded
-        rows, prepass = smoothed_prediction(spec, train_data, out, device, ctx, quiet)
+        rows, prepass = smoothed_prediction(spec, train_data, out, device, ctx, quiet, record=pretrained)
         method.set_smoothed_prediction(rows)  # type: ignore[attr-defined]
     train_model = distributed.wrap(model, device, ctx)
     batches = BatchLoader(train_data, device)
