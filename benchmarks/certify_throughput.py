@@ -52,7 +52,7 @@ from torch import nn
 from smoothcert import stats
 from smoothcert.certify.packing import PackedSmooth
 from smoothcert.certify.rewrites import prepare_model, tune_allocator
-from smoothcert.certify.rows import example_generator
+from smoothcert.certify.seeds import example_generator
 from smoothcert.certify.seeds import example_generator
 from smoothcert.models import create_model
 

@@ -57,16 +57,22 @@ def main() -> None:
     y = torch.randint(0, 10, (args.batch_size,), generator=gen)
     torch.manual_seed(0)
     base = create_model(args.arch, 10, shape, (0.5,), (0.25,))
+    # A method with a pre-pass (CAT-RS) reads one row per training image: rows of a made-up smoothed
+    # prediction (its cost is that of the pass, not of a step), looked up by the batch's indices.
+    rows = torch.softmax(3 * torch.randn(args.batch_size, 10, generator=gen), dim=1)
+    extra = {"indices": torch.arange(args.batch_size)}
     runs = {}
     for name in names:
         method = create_method(name, sigma=args.sigma, **options.get(name, {}))
         method.set_epoch(args.epoch)
+        if hasattr(method, "smoothed_prediction_spec"):
+            method.set_smoothed_prediction(rows)
         model = copy.deepcopy(base).train()
         runs[name] = (method, model, torch.optim.SGD(model.parameters(), lr=1e-3, momentum=0.9))
 
     def step(name: str) -> None:
         method, model, optimizer = runs[name]
-        terms = method(model, x, y)
+        terms = method(model, x, y, **(extra if hasattr(method, "smoothed_prediction_spec") else {}))
         optimizer.zero_grad(set_to_none=True)
         terms["loss"].backward()
         optimizer.step()

@@ -181,6 +181,12 @@ CASES = [
          "--resume on a garbage checkpoint.pt", TORCH_TEXT),
     Case("train-stale-log", _train(out="stalerun"), "--resume", "log.csv but no checkpoint"),
     Case("train-out-under-file", _train(out="text.txt/run"), "cannot write", "--out under a file"),
+    Case("train-catrs-no-pretrained", _train("--method", "catrs"), "method_args.pretrained",
+         "catrs without its pretrained model"),
+    Case("train-catrs-pretrained-missing", _train("--method", "catrs", "method_args.pretrained=ckpt/missing.pt"),
+         "does not exist", "catrs, pretrained model missing"),
+    Case("train-catrs-pretrained-other-dataset", _train("--method", "catrs", "method_args.pretrained=ckpt/digits.pt"),
+         "not on synthetic", "catrs, pretrained model of another dataset"),
     # analysis
     Case("analyze-missing", ["analyze", "out/missing.tsv"], "missing.tsv", "TSV missing"),
     Case("analyze-not-tsv", ["analyze", "text.txt"], "text.txt", "a text file"),

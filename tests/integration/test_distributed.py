@@ -50,6 +50,26 @@ def test_ddp_training_writes_once_and_resumes_bit_for_bit(tmp_path: Path) -> Non
     assert sorted(p.name for p in (tmp_path / "straight").iterdir()) == ["checkpoint.pt", "config.yaml", "log.csv"]
 
 
+@pytest.mark.slow  # one torchrun launch with the pass, ~20 s on 2 shared cores
+def test_ranks_share_the_catrs_pass_and_get_one_processs_result(digits_run: Path, tmp_path: Path) -> None:
+    from smoothcert.data import create_dataset
+    from smoothcert.methods import SmoothedPredictionSpec
+    from smoothcert.train.prepass import RESULT_NAME, smoothed_prediction
+
+    torchrun("train", "--dataset", "digits", "--arch", "digits_cnn", "--method", "catrs", "--sigma", "0.5",
+             "--epochs", "1", "--batch-size", "512", "--quiet", "--out", "ddp", "method_args.num_noise=2",
+             f"method_args.pretrained={digits_run}", "method_args.prior_samples=8", "method_args.prior_batch=8",
+             cwd=tmp_path)
+    spec = SmoothedPredictionSpec(checkpoint=str(digits_run), sigma=0.25, num_samples=8, batch_size=8, seed=0)
+    single, _ = smoothed_prediction(spec, create_dataset("digits", "train"), tmp_path / "single", torch.device("cpu"),
+                                    quiet=True)
+    shared = torch.load(tmp_path / "ddp" / RESULT_NAME, weights_only=True)["counts"]
+    assert torch.equal((shared.double() / 8).float(), single)
+    assert load_checkpoint(tmp_path / "ddp")["smoothed_prediction"]["images"] == 1437
+    assert sorted(p.name for p in (tmp_path / "ddp").iterdir()) == ["checkpoint.pt", "config.yaml", "log.csv",
+                                                                   RESULT_NAME]
+
+
 def _rows(path: Path) -> list[list[str]]:
     lines = [line.split("\t") for line in path.read_text().splitlines()]
     col = lines[0].index("time")

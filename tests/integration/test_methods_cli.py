@@ -26,15 +26,20 @@ FAST = {
     "smoothadv": ["method_args.num_noise=2", "method_args.num_steps=2", "method_args.epsilon=0.5"],
     "consistency_smoothadv": ["method_args.num_steps=2", "method_args.warmup=1", "method_args.epsilon=0.5"],
     "macer": ["method_args.num_noise=4", "method_args.beta=4"],
+    "smoothmix": ["method_args.num_noise=2", "method_args.num_steps=2", "method_args.mix_step=1"],
+    "catrs": ["method_args.num_noise=2", "method_args.num_steps=2", "method_args.prior_samples=10",
+              "method_args.prior_batch=10"],
 }
 
 
 @pytest.mark.parametrize("name", list_methods())
-def test_every_method_trains_an_epoch_from_the_cli(tmp_path: Path, name: str) -> None:
+def test_every_method_trains_an_epoch_from_the_cli(tmp_path: Path, name: str, request: pytest.FixtureRequest) -> None:
     out = tmp_path / name
+    # CAT-RS reads the smoothed prediction of a Gaussian-trained model: the session's digits run
+    pretrained = [f"method_args.pretrained={request.getfixturevalue('digits_run')}"] if name == "catrs" else []
     status = main(["train", "--dataset", "digits", "--arch", "digits_cnn", "--method", name, "--sigma", "0.5",
                    "--out", str(out), "--epochs", "1", "--batch-size", "128", "--lr", "0.05", "--quiet",
-                   "eval_noise=false", *FAST.get(name, [])])
+                   "eval_noise=false", *FAST.get(name, []), *pretrained])
     assert status == 0
     with open(out / "log.csv", newline="") as fh:
         (row,) = list(csv.DictReader(fh))

@@ -49,6 +49,12 @@ def _unit(v: np.ndarray) -> np.ndarray:
     return v / np.linalg.norm(v)
 
 
+def _renorm(delta: np.ndarray, eps: float) -> np.ndarray:
+    """torch.renorm(p=2, maxnorm=eps) of one perturbation: scaled by eps / (norm + 1e-7) when its norm exceeds eps."""
+    n = np.linalg.norm(delta)
+    return delta * (eps / (n + 1e-7)) if n > eps else delta
+
+
 def _fixed_noise(m: int, sigma: float, seed: int = 0) -> torch.Tensor:
     return torch.randn((2, m, 1, 2, 2), generator=torch.Generator().manual_seed(seed), dtype=torch.float64) * sigma
 
@@ -70,10 +76,26 @@ def test_pgd_two_steps_match_hand_computation() -> None:
     for i in range(2):
         x0 = X[i].ravel()
         x1 = x0 + eps * _unit(_grad(x0, Y[i], flat[i]))      # step 2·eps/T = eps
+        x1 = x0 + _renorm(x1 - x0, eps)                        # projection onto the eps-ball
         x2 = x1 + eps * _unit(_grad(x1, Y[i], flat[i]))
-        delta = x2 - x0
-        delta *= min(1.0, eps / np.linalg.norm(delta))       # projection onto the eps-ball
-        torch.testing.assert_close(x_adv[i].flatten(), torch.tensor(x0 + delta))
+        torch.testing.assert_close(x_adv[i].flatten(), torch.tensor(x0 + _renorm(x2 - x0, eps)))
+
+
+def test_pgd_clips_into_the_box_then_projects_into_the_ball() -> None:
+    """The SmoothAdv authors' order (PGD_L2: clamp_, then renorm_), pinned where the other order differs."""
+    eps, noise = 0.6, _fixed_noise(2, 0.5)
+    attack = SmoothPGD(eps=eps, sigma=0.5, num_steps=1, num_noise=2)
+    x_adv = attack.attack(linear_model().double(), torch.tensor(X), torch.tensor(Y), noise)
+    flat = noise.numpy().reshape(2, 2, 4)
+    gaps = []
+    for i in range(2):
+        x0 = X[i].ravel()
+        step = 2 * eps * _unit(_grad(x0, Y[i], flat[i]))     # one step of 2·eps/T
+        expected = x0 + _renorm(np.clip(x0 + step, 0, 1) - x0, eps)
+        other = np.clip(x0 + _renorm(step, eps), 0, 1)         # projecting first, then clipping
+        torch.testing.assert_close(x_adv[i].flatten(), torch.tensor(expected))
+        gaps.append(np.abs(expected - other).max())
+    assert max(gaps) > 0.05, gaps  # the two orders differ on this input: the test pins which one runs
 
 
 def test_no_grad_direction_is_the_noise_weighted_estimate() -> None:
@@ -85,7 +107,7 @@ def test_no_grad_direction_is_the_noise_weighted_estimate() -> None:
         x0 = X[i].ravel()
         estimate = -np.mean([_softmax(W @ (x0 + d) + B)[Y[i]] * d for d in flat[i]], axis=0)
         # one step of 2·eps along the unit estimate, projected back to radius eps
-        torch.testing.assert_close(x_adv[i].flatten(), torch.tensor(x0 + eps * _unit(estimate)))
+        torch.testing.assert_close(x_adv[i].flatten(), torch.tensor(x0 + _renorm(2 * eps * _unit(estimate), eps)))
 
 
 def _majority(x: np.ndarray, noise: np.ndarray) -> int:
@@ -110,7 +132,32 @@ def test_ddn_two_steps_match_hand_computation() -> None:
             if _majority(x0, flat[i]) != Y[i]:
                 expected, branch = x0, "clean wrong"
             elif _majority(x0 + 1.05 * eps * direction, flat[i]) != Y[i]:
-                expected, branch = x0 + eps * direction, "flipped"
+                expected, branch = x0 + _renorm(1.05 * eps * direction, eps), "flipped"
+            else:
+                expected, branch = x0, "not flipped"
+            branches.add(branch)
+            torch.testing.assert_close(x_adv[i].flatten(), torch.tensor(expected))
+    assert {"flipped", "not flipped"} <= branches
+
+
+def test_ddn_levels_quantize_every_step_and_the_result_as_the_original() -> None:
+    # DDN(quantize=True, levels=256) of the SmoothAdv code: x + delta rounded to k/255 at every step
+    # (then clipped), and the returned perturbation, projected onto the ball, rounded to k/255 too.
+    noise = _fixed_noise(3, 0.25)
+    flat = noise.numpy().reshape(2, 3, 4)
+    model = linear_model().double()
+    x, y = torch.tensor(X), torch.tensor(Y)
+    branches = set()
+    for eps in (0.05, 3.0):
+        x_adv = SmoothDDN(eps=eps, sigma=0.25, num_steps=2, num_noise=3, levels=256).attack(model, x, y, noise)
+        for i in range(2):
+            x0, direction = X[i].ravel(), _unit(_grad(X[i].ravel(), Y[i], flat[i]))
+            worst = np.linalg.norm(np.maximum(x0, 1 - x0))
+            moved = np.clip(np.round((x0 + min(1.05 * eps, worst) * direction) * 255) / 255, 0, 1)
+            if _majority(x0, flat[i]) != Y[i]:
+                expected, branch = x0, "clean wrong"
+            elif _majority(moved, flat[i]) != Y[i]:
+                expected, branch = x0 + np.round(_renorm(moved - x0, eps) * 255) / 255, "flipped"
             else:
                 expected, branch = x0, "not flipped"
             branches.add(branch)

@@ -76,8 +76,8 @@ def entropy(p: np.ndarray) -> float:
 
 
 def test_all_methods_are_registered() -> None:
-    names = {"gaussian", "smoothadv", "consistency", "consistency_smoothadv", "macer", "stability"}
-    assert names <= set(list_methods())
+    assert {"gaussian", "smoothadv", "consistency", "consistency_smoothadv", "macer", "stability", "smoothmix",
+            "catrs"} <= set(list_methods())
 
 
 @pytest.mark.parametrize("kind", ["default", "xent", "kl", "mse"])
@@ -118,23 +118,30 @@ def test_smoothadv_with_eps_zero_is_multi_noise_gaussian_training() -> None:
     assert torch.equal(run("smoothadv", epsilon=0.0)["loss"], run("gaussian")["loss"])
 
 
-@pytest.mark.parametrize("attack, no_grad", [("pgd", False), ("pgd", True), ("ddn", False)])
-def test_smoothadv_trains_on_the_attack_of_the_same_noise(attack: str, no_grad: bool) -> None:
+@pytest.mark.parametrize("attack, no_grad, levels", [
+    ("pgd", False, None), ("pgd", True, None), ("ddn", False, None), ("ddn", False, 256)])
+def test_smoothadv_trains_on_the_attack_of_the_same_noise(attack: str, no_grad: bool, levels: int | None) -> None:
     model = linear_model(scale=3.0)
     model.train()
-    out = run("smoothadv", model=model, num_noise=2, epsilon=0.4, num_steps=3, attack=attack, no_grad_attack=no_grad)
+    labels = MACER_Y  # the model's own predictions: DDN returns x for an input already misclassified
+    out = run("smoothadv", model=model, labels=labels, num_noise=2, epsilon=0.4, num_steps=3, attack=attack,
+              no_grad_attack=no_grad, ddn_levels=levels)
     assert model.training and all(p.requires_grad for p in model.parameters())
     torch.manual_seed(0)
     noise = torch.randn((2, 2, 1, 2, 2), dtype=torch.float64) * SIGMA
     cls = SmoothPGD if attack == "pgd" else SmoothDDN
-    x_adv = cls(eps=0.4, sigma=SIGMA, num_steps=3, num_noise=2, no_grad=no_grad).attack(
-        model, torch.tensor(X), torch.tensor(Y), noise)
+    extra = {"levels": levels} if levels else {}
+    x_adv = cls(eps=0.4, sigma=SIGMA, num_steps=3, num_noise=2, no_grad=no_grad, **extra).attack(
+        model, torch.tensor(X), torch.tensor(labels), noise)
     adv, flat = x_adv.numpy().reshape(2, 4), noise.numpy().reshape(2, 2, 4)
-    ce = np.mean([[-math.log(probs(adv[i] + d, 3.0)[Y[i]]) for d in flat[i]] for i in range(2)])
+    ce = np.mean([[-math.log(probs(adv[i] + d, 3.0)[labels[i]]) for d in flat[i]] for i in range(2)])
     close(out["loss"], float(ce))
     close(out["adv_norm"], float(np.linalg.norm(adv - X.reshape(2, 4), axis=1).mean()))
-    if attack == "pgd":
-        assert float(out["adv_norm"]) > 0.3  # the attack moved the inputs
+    assert float(out["adv_norm"]) > 0.3  # the attack moved the inputs
+    if levels:  # the quantized attack is another one here: the option reaches it
+        plain = SmoothDDN(eps=0.4, sigma=SIGMA, num_steps=3, num_noise=2).attack(
+            model, torch.tensor(X), torch.tensor(labels), noise)
+        assert float((plain - x_adv).abs().max()) > 1e-4
 
 
 def test_smoothadv_warmup_grows_epsilon_linearly() -> None:
@@ -237,6 +244,8 @@ def test_stability_matches_hand_computation(divergence: str) -> None:
     ("smoothadv", dict(no_grad_attack=True, num_noise=1), "num_noise >= 2"),
     ("smoothadv", dict(warmup=0), "warmup"),
     ("smoothadv", dict(num_steps=0), "num_steps"),
+    ("smoothadv", dict(ddn_levels=256), "needs attack ddn"),
+    ("smoothadv", dict(attack="ddn", ddn_levels=1), "ddn_levels"),
     ("consistency", dict(consistency="js"), "consistency"),
     ("consistency", dict(consistency="mse", num_noise=1), "num_noise >= 2"),
     ("consistency", dict(lbd=-1.0), "lbd"),
@@ -255,5 +264,5 @@ def test_repr_lists_the_options() -> None:
     method = create_method("consistency_smoothadv", sigma=0.5, num_noise=4, lbd=1.0)
     assert repr(method) == (
         "ConsistencySmoothAdv(sigma=0.5, num_noise=4, lbd=1.0, eta=0.5, consistency='default', epsilon=2.0, "
-        "num_steps=4, attack='pgd', warmup=10, no_grad_attack=False)"
+        "num_steps=4, attack='pgd', warmup=10, no_grad_attack=False, ddn_levels=None)"
     )

@@ -96,7 +96,9 @@ class SmoothAttack:
         """An adversarial batch ``x_adv`` for the smoothed classifier, detached.
 
         Guarantees ``||x_adv[i] - x[i]||_2 <= eps`` (up to float rounding) and, when
-        ``clip`` is set, ``clip[0] <= x_adv <= clip[1]`` for inputs inside the box.
+        ``clip`` is set, ``clip[0] <= x_adv <= clip[1]`` for inputs inside the box;
+        the one exception is :class:`SmoothDDN` with ``levels``, whose final rounding
+        (the original's) can step out of the ball, and out of the box for inputs off its grid.
         The model runs in eval mode with its parameters frozen during the attack;
         its previous mode and ``requires_grad`` flags are restored afterwards, and
         no parameter gradient is accumulated.
@@ -118,7 +120,7 @@ class SmoothAttack:
         x = x.detach()
         if self.eps == 0:
             return x.clone()
-        with _frozen_eval(model):
+        with frozen_eval(model):
             return self._perturb(model, x, y, noise.detach(), generator).detach()
 
     def draw_noise(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
@@ -151,16 +153,20 @@ class SmoothAttack:
         return _unit(direction, generator), logits.detach()
 
     def _project(self, x: torch.Tensor, delta: torch.Tensor) -> torch.Tensor:
-        """``delta`` shrunk into the eps-ball, then ``x + delta`` clipped into the box.
+        """``x + delta`` clipped into the box, then ``delta`` shrunk into the eps-ball.
 
-        Clipping after the projection keeps both constraints: with x in the box,
-        clipping moves each coordinate of x + delta towards x, so the norm does not grow.
+        The order of the SmoothAdv authors' ``PGD_L2`` and ``DDN`` (``clamp_`` then
+        ``renorm_``), with ``torch.renorm``'s scaling: a perturbation of norm
+        ``n > eps`` is multiplied by ``eps / (n + 1e-7)``. Both constraints hold
+        afterwards: with x in the box, scaling the clipped perturbation towards 0
+        keeps x + delta in the box (the box is convex). Projecting first and
+        clipping second (this package's order before) also gives a feasible point
+        but a different one; it is not offered, since nothing recommends it over
+        the order the published models were trained with.
         """
-        norms = delta.flatten(1).norm(dim=1).clamp_min(1e-12)
-        delta = delta * (self.eps / norms).clamp(max=1.0).view(-1, *([1] * (delta.dim() - 1)))
         if self.clip is not None:
             delta = (x + delta).clamp(*self.clip) - x
-        return delta
+        return delta.renorm(p=2, dim=0, maxnorm=self.eps)
 
 
 def noisy_logits(model: nn.Module, x: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
@@ -205,7 +211,7 @@ def _unit(direction: torch.Tensor, generator: torch.Generator | None) -> torch.T
 
 
 @contextmanager
-def _frozen_eval(model: nn.Module) -> Iterator[None]:
+def frozen_eval(model: nn.Module) -> Iterator[None]:
     """Eval mode and frozen parameters inside; previous mode and flags restored on exit."""
     modes = [(module, module.training) for module in model.modules()]
     flags = [(param, param.requires_grad) for param in model.parameters()]

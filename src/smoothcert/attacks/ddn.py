@@ -28,10 +28,13 @@ class SmoothDDN(SmoothAttack):
         gamma: the multiplicative norm update (0.05 as in the original code).
         init_norm: starting norm; ``None`` means eps, which is what the original
             training script set (it overwrote ``--init-norm-DDN`` with the current eps).
-        levels: quantize x + delta to this many levels per step (the original used
-            256); ``None`` (default) does not quantize. The original also quantized
-            the final perturbation after projecting it, which can leave the eps-ball;
-            that last rounding is not done here.
+        levels: quantize as the original ``DDN(quantize=True, levels=256)`` did:
+            x + delta rounded to this many levels per step, and the returned
+            perturbation, after its projection onto the eps-ball, rounded to
+            multiples of 1/(levels - 1). That last rounding can leave the ball, by
+            at most sqrt(d) / (2 (levels - 1)) in d pixels; for inputs on the
+            levels grid (8-bit images with 256) it keeps x + delta in [0, 1].
+            ``None`` (default) does not quantize, and the ball always holds.
 
     Example:
         >>> attack = SmoothDDN(eps=1.0, sigma=0.5, num_steps=10, num_noise=2)
@@ -83,4 +86,7 @@ class SmoothDDN(SmoothAttack):
             if self.clip is not None:
                 adv = adv.clamp(*self.clip)
             delta = adv - x
-        return x + self._project(x, best_delta)
+        best_delta = self._project(x, best_delta)
+        if self.levels is not None:
+            best_delta = (best_delta * (self.levels - 1)).round() / (self.levels - 1)
+        return x + best_delta

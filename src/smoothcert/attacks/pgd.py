@@ -15,8 +15,10 @@ class SmoothPGD(SmoothAttack):
     """L2 PGD against the soft smoothed classifier (Salman et al. 2019, SmoothAdv_PGD).
 
     Starts at x (no random start, as the original code); each of the T steps moves
-    by 2·eps/T along the unit-L2 ascent direction, then projects onto the eps-ball
-    around x and clips into the box. eps is an L2 radius in [0,1]-pixel units.
+    by 2·eps/T along the unit-L2 ascent direction, clips x + delta into the box,
+    then projects delta onto the eps-ball (the original ``PGD_L2``'s order and
+    ``renorm``; see :meth:`SmoothAttack._project`). eps is an L2 radius in
+    [0,1]-pixel units.
 
     Example:
         >>> attack = SmoothPGD(eps=0.5, sigma=0.25, num_steps=10, num_noise=4)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
 import torch
@@ -30,6 +31,32 @@ class TrainingMethod(Protocol):
     def __call__(self, model: nn.Module, inputs: torch.Tensor, targets: torch.Tensor) -> dict[str, torch.Tensor]: ...
 
     def set_epoch(self, epoch: int) -> None: ...
+
+
+@dataclass(frozen=True)
+class SmoothedPredictionSpec:
+    """A pass a method needs before training: a pretrained model's smoothed prediction of each training image.
+
+    A method that has one exposes ``smoothed_prediction_spec() -> SmoothedPredictionSpec``
+    and ``set_smoothed_prediction(rows)``; the training loop computes (or reloads)
+    ``rows``, shape (training images, classes), row i = class counts / ``num_samples``
+    of the model at ``checkpoint`` on image i under N(0, sigma^2 I) noise, and then
+    calls the method as ``method(model, inputs, targets, indices=...)`` with the
+    dataset indices of the batch.
+
+    Attributes:
+        checkpoint: checkpoint file or run directory of the pretrained model.
+        sigma: noise level of the pass.
+        num_samples: noise draws per image (N).
+        batch_size: draws per forward pass (the draws come in calls of this size, as CERTIFY's).
+        seed: noise seed; image i draws from a generator seeded by (seed, i).
+    """
+
+    checkpoint: str
+    sigma: float
+    num_samples: int
+    batch_size: int
+    seed: int
 
 
 class Method:
@@ -82,6 +109,18 @@ def create_method(name: str, **kwargs: object) -> TrainingMethod:
 def list_methods() -> list[str]:
     """Names of the registered training methods."""
     return _METHODS.names()
+
+
+def check_int(method: str, key: str, value: object, low: int) -> None:
+    """``UserError`` unless ``value`` is an integer (not a bool) >= ``low``."""
+    if not (isinstance(value, int) and not isinstance(value, bool) and value >= low):
+        raise UserError(f"{method}: {key} must be an integer >= {low}, got {value!r}")
+
+
+def check_number(method: str, key: str, value: object, unit: str = "") -> None:
+    """``UserError`` unless ``value`` is a finite number (not a bool) >= 0; ``unit`` is added to the message."""
+    if not (isinstance(value, (int, float)) and not isinstance(value, bool) and 0 <= value < float("inf")):
+        raise UserError(f"{method}: {key} must be a number >= 0{unit}, got {value!r}")
 
 
 def noisy(inputs: torch.Tensor, sigma: float) -> torch.Tensor:

@@ -29,7 +29,7 @@ class ConsistencySmoothAdv(SmoothAdv):
     """Consistency loss on the m noisy copies of SmoothAdv adversarial examples.
 
     Args:
-        sigma, num_noise, epsilon, num_steps, attack, warmup, no_grad_attack: as
+        sigma, num_noise, epsilon, num_steps, attack, warmup, no_grad_attack, ddn_levels: as
             :class:`~smoothcert.methods.smoothadv.SmoothAdv`.
         lbd, eta, consistency: as :class:`~smoothcert.methods.consistency.Consistency`.
 
@@ -51,11 +51,12 @@ class ConsistencySmoothAdv(SmoothAdv):
         attack: str = "pgd",
         warmup: int = 10,
         no_grad_attack: bool = False,
+        ddn_levels: int | None = None,
     ) -> None:
         check_consistency_options(type(self).__name__, num_noise, lbd, eta, consistency)
         super().__init__(
             sigma=sigma, num_noise=num_noise, epsilon=epsilon, num_steps=num_steps, attack=attack,
-            warmup=warmup, no_grad_attack=no_grad_attack,
+            warmup=warmup, no_grad_attack=no_grad_attack, ddn_levels=ddn_levels,
         )
         self.lbd = float(lbd)
         self.eta = float(eta)

@@ -12,9 +12,13 @@ z_j = f(x + delta_j) the logits of copy j:
   p_A = 1 or p_B = 0 where Phi^-1 is infinite, contribute nothing);
 - loss = (sum_i CE_i + lbd * robustness) / B.
 
-**Deferred start**: lbd is 0 before epoch ``deferred_epochs`` (0-based), so the
-first ``deferred_epochs`` epochs train the classification loss alone (the
-consistency paper's ``--deferred`` runs used deferred_epochs = the first lr step).
+**Deferred start**: lbd is 0 in the epochs ``0 .. deferred_epochs - 1`` (0-based),
+so the first ``deferred_epochs`` epochs train the classification loss alone. The
+``--deferred`` flag of Jeong & Shin's ``train_macer.py`` keeps lbd = 0 while
+``epoch <= lr_step_size`` (0-based), i.e. ``deferred_epochs = lr_step_size + 1``:
+on MNIST (lr step 30) the robustness loss starts at 0-based epoch 31 (the 32nd),
+the epoch of their first learning-rate decay, which comes one epoch late
+(``lr_delay`` 1 in the recipes).
 Defaults are the official code's: k = 16, beta = 16, gamma = 8, lbd = 12.
 """
 

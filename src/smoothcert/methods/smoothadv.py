@@ -16,6 +16,13 @@ radii). The original scripts took ``--epsilon`` in 1/256 units and divided by
 eps_epoch = epsilon * min(1, (epoch + 1) / warmup) (epoch 0-based), as in the
 original (``warmup=1``: full epsilon from the start).
 
+**The attacks are the authors'**: PGD clips x + delta into [0, 1] and then
+projects delta into the eps-ball at every step (their ``PGD_L2``; see
+:meth:`smoothcert.attacks.SmoothAttack._project`). ``attack="ddn"`` with
+``ddn_levels=256`` is their ``--attack DDN`` (``DDN(quantize=True, levels=256)``:
+x + delta rounded to 256 levels at every step, and the final perturbation
+rounded too); without ``ddn_levels`` DDN does not quantize and stays in the ball.
+
 **no_grad_attack** is the original ``--no-grad-attack`` ("the cheap trick"): the
 attack direction is not back-propagated through the network but estimated from
 forward passes alone, -(1/m) sum_j softmax(f(x' + delta_j))[y] delta_j, the
@@ -32,6 +39,8 @@ noisy inputs per step).
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -56,6 +65,8 @@ class SmoothAdv(Method):
         attack: ``"pgd"`` or ``"ddn"``.
         warmup: epochs of linear epsilon warm-up (>= 1).
         no_grad_attack: gradient-free attack direction (needs num_noise >= 2).
+        ddn_levels: quantization levels of the DDN attack (256: the original's);
+            None for none. Only with ``attack="ddn"``.
 
     Example:
         >>> method = SmoothAdv(sigma=0.25, num_noise=4, epsilon=1.0, num_steps=2, warmup=10)
@@ -72,6 +83,7 @@ class SmoothAdv(Method):
         attack: str = "pgd",
         warmup: int = 1,
         no_grad_attack: bool = False,
+        ddn_levels: int | None = None,
     ) -> None:
         super().__init__(sigma=sigma)
         name = type(self).__name__
@@ -100,7 +112,11 @@ class SmoothAdv(Method):
         self.num_steps = num_steps
         self.attack = attack
         self.warmup = warmup
+        if ddn_levels is not None and not (isinstance(ddn_levels, int) and ddn_levels >= 2 and attack == "ddn"):
+            raise UserError(f"{name}: ddn_levels must be an integer >= 2 (256: the original DDN's 8-bit "
+                            f"quantization) and needs attack ddn; got ddn_levels={ddn_levels!r} with attack {attack!r}")
         self.no_grad_attack = no_grad_attack
+        self.ddn_levels = ddn_levels
         self.set_epoch(0)
 
     @property
@@ -116,9 +132,10 @@ class SmoothAdv(Method):
     def set_epoch(self, epoch: int) -> None:
         """Set the epoch and rebuild the attack with the warmed-up epsilon."""
         super().set_epoch(epoch)
+        levels: dict[str, Any] = {"levels": self.ddn_levels} if self.ddn_levels is not None else {}
         self._attacker = ATTACKS[self.attack](
             eps=self.current_epsilon, sigma=self.sigma, num_steps=self.num_steps,
-            num_noise=self.num_noise, no_grad=self.no_grad_attack,
+            num_noise=self.num_noise, no_grad=self.no_grad_attack, **levels,
         )
 
     def adversarial_copies(

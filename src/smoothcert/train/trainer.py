@@ -30,6 +30,7 @@ from smoothcert.runtime import distributed
 from smoothcert.runtime.devices import resolve_device
 from smoothcert.runtime.progress import progress
 from smoothcert.train.config import DEFAULTS
+from smoothcert.train.prepass import describe, smoothed_prediction
 
 LOG_NAME = "log.csv"
 CONFIG_NAME = "config.yaml"
@@ -159,6 +160,9 @@ def train(config: dict[str, Any], out_dir: str | Path, resume: bool = False, qui
     torch.manual_seed(config["seed"])
     model = build_model(config, train_data).to(device)
     method = build_method(config)
+    spec_of = getattr(method, "smoothed_prediction_spec", None)
+    spec = spec_of() if spec_of is not None else None
+    pretrained = describe(spec, train_data) if spec is not None else None  # UserErrors before anything is written
     if ctx.distributed:  # same initial weights on every rank (seeded above), then per-rank noise
         torch.manual_seed(distributed.rank_seed(config["seed"], ctx))
     optimizer, scheduler = build_optimizer(config, model)
@@ -179,6 +183,10 @@ def train(config: dict[str, Any], out_dir: str | Path, resume: bool = False, qui
             atomic_write_text(out / CONFIG_NAME, yaml.safe_dump(config, sort_keys=False))
         except OSError as exc:
             raise UserError(f"cannot write the run directory {out}: {exc.strerror}; choose another --out") from None
+    prepass = None
+    if spec is not None:  # the method's pass before training (CAT-RS): computed once, resumable, then reloaded
+        rows, prepass = smoothed_prediction(spec, train_data, out, device, ctx, quiet, record=pretrained)
+        method.set_smoothed_prediction(rows)  # type: ignore[attr-defined]
     train_model = distributed.wrap(model, device, ctx)
     batches = BatchLoader(train_data, device)
     info = train_data.info
@@ -187,7 +195,7 @@ def train(config: dict[str, Any], out_dir: str | Path, resume: bool = False, qui
         "input_shape": list(info.input_shape), "sigma": float(config["sigma"]), "method": config["method"],
         "mean": list(info.mean) if config["normalize"] else [0.0],
         "std": list(info.std) if config["normalize"] else [1.0],
-        "config": config, "version": __version__,
+        "config": config, "version": __version__, **({"smoothed_prediction": prepass} if prepass else {}),
     }
     bs = distributed.local_batch_size(config["batch_size"], ctx)
     quiet = quiet or not ctx.is_main
@@ -200,8 +208,12 @@ def train(config: dict[str, Any], out_dir: str | Path, resume: bool = False, qui
         steps = 0
         bar = progress(batches.epoch(order, bs), desc=f"epoch {epoch + 1}/{config['epochs']}", disable=quiet,
                        total=-(-len(order) // bs))
-        for inputs, targets in bar:
-            terms = method(train_model, inputs, targets)
+        for step, (inputs, targets) in enumerate(bar):
+            if prepass:  # the method looks its per-image rows up by dataset index
+                indices = order[step * bs : (step + 1) * bs]
+                terms = method(train_model, inputs, targets, indices=indices)  # type: ignore[call-arg]
+            else:
+                terms = method(train_model, inputs, targets)
             optimizer.zero_grad(set_to_none=True)
             terms["loss"].backward()
             optimizer.step()
