@@ -1,7 +1,7 @@
 """The training methods compared on digits at sigma = 0.5, same budget, several seeds.
 
 Trains every method (``smoothcert train``) with the digits recipe's budget
-(configs/digits/gaussian_0.5.yaml: digits_cnn, SGD momentum 0.9, lr 0.05 x0.1
+(the recipe digits/gaussian_0.5: digits_cnn, SGD momentum 0.9, lr 0.05 x0.1
 every ``epochs // 2`` epochs, batch 64, 40 epochs; only ``--method``, its
 options and ``--seed`` differ), certifies the whole test split
 (``smoothcert certify``: 360 images, N0 = 100, N = 10,000, alpha = 0.001), and
@@ -44,7 +44,7 @@ from smoothcert.data import create_dataset
 from smoothcert.methods import create_method
 from smoothcert.models import create_model
 
-RECIPE = "configs/digits/gaussian_0.5.yaml"
+RECIPE = "digits/gaussian_0.5"  # a shipped recipe (smoothcert.recipes)
 FIRST_LR_STEP = "first_lr_step"  # an option value replaced by epochs // 2, the epoch of the lr decay
 SIGMA = 0.5
 # Each run name: (training method, its options = the method_args of `smoothcert train`).

@@ -1,4 +1,4 @@
-"""Recipes in configs/: complete, in sync with configs/_generate.py, resolvable, and buildable."""
+"""Shipped recipes (smoothcert/recipes/): complete, in sync with their _generate.py, resolvable, and buildable."""
 
 from __future__ import annotations
 
@@ -7,12 +7,14 @@ from pathlib import Path
 
 import pytest
 
+import smoothcert.recipes
 from smoothcert.data import list_datasets
+from smoothcert.errors import UserError
 from smoothcert.train.config import resolve_config
 from smoothcert.methods import create_method, list_methods
 from smoothcert.models import list_models
 
-CONFIGS = Path(__file__).resolve().parents[2] / "configs"
+CONFIGS = Path(smoothcert.recipes.__file__).parent
 RECIPES = sorted(p.relative_to(CONFIGS).as_posix() for p in CONFIGS.glob("*/*.yaml"))
 
 
@@ -30,7 +32,7 @@ def test_every_dataset_method_and_sigma_has_a_recipe_matching_the_generator() ->
                 for s in (0.25, 0.5, 1.0)} | {"digits/gaussian_0.25.yaml", "digits/gaussian_0.5.yaml"}
     assert set(generated) == expected == set(RECIPES)
     stale = [name for name, text in generated.items() if (CONFIGS / name).read_text() != text]
-    assert not stale, f"rerun python configs/_generate.py: {stale}"
+    assert not stale, f"rerun python src/smoothcert/recipes/_generate.py: {stale}"
 
 
 @pytest.mark.parametrize("name", RECIPES)
@@ -53,7 +55,7 @@ def test_recipe_method_accepts_its_options(name: str) -> None:
 
 
 def test_the_papers_numbers() -> None:
-    pin = {  # spot checks of the tables in configs/_generate.py against the sources it cites
+    pin = {  # spot checks of the tables in recipes/_generate.py against the sources it cites
         "mnist/smoothadv_0.5.yaml": {"num_noise": 4, "epsilon": 255 / 256, "num_steps": 10, "warmup": 10},
         "mnist/macer_0.25.yaml": {"num_noise": 16, "beta": 16.0, "gamma": 8.0, "lbd": 16.0, "deferred_epochs": 30},
         "mnist/consistency_1.0.yaml": {"num_noise": 2, "eta": 0.5, "lbd": 5.0},
@@ -96,3 +98,31 @@ def test_digits_recipes_are_the_demo_settings(sigma: float) -> None:
     demo = resolve_config(None, {"dataset": "digits", "arch": "digits_cnn", "method": "gaussian", "sigma": sigma,
                                  "epochs": 40, "batch_size": 64, "lr": 0.05, "device": "auto"}, ["lr_step=20"])
     assert resolve_config(CONFIGS / f"digits/gaussian_{sigma}.yaml") == demo
+
+
+def test_recipes_are_package_resources_named_dataset_method_sigma() -> None:
+    """importlib.resources (what an installed wheel offers) lists every recipe file, by name."""
+    assert smoothcert.recipes.list_recipes() == [name.removesuffix(".yaml") for name in RECIPES]
+    assert smoothcert.recipes.recipe_text("mnist/gaussian_0.25") == (CONFIGS / "mnist/gaussian_0.25.yaml").read_text()
+
+
+def test_config_by_name_equals_config_by_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)  # no configs/ here: the name must come from the package
+    by_file = resolve_config(CONFIGS / "cifar10/consistency_0.25.yaml")
+    assert resolve_config("cifar10/consistency_0.25") == by_file
+    assert resolve_config("cifar10/consistency_0.25.yaml") == by_file
+
+
+def test_a_file_wins_over_a_recipe_of_the_same_name(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "mnist").mkdir()
+    (tmp_path / "mnist" / "gaussian_0.25.yaml").write_text("dataset: digits\narch: mlp\nsigma: 0.3\n")
+    assert resolve_config("mnist/gaussian_0.25.yaml")["sigma"] == 0.3  # the file
+    assert resolve_config("mnist/gaussian_0.25")["sigma"] == 0.25  # no file of that name: the recipe
+
+
+def test_an_unknown_recipe_name_lists_the_datasets_recipes() -> None:
+    with pytest.raises(UserError, match=r"config mnist/gaussian_0.3 does not exist .*the mnist recipes: .*gaussian_0.25"):
+        resolve_config("mnist/gaussian_0.3")
+    with pytest.raises(UserError, match=r"for datasets cifar10, digits, imagenet, mnist$"):
+        resolve_config("nope.yaml")

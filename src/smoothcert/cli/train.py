@@ -24,7 +24,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=nonnegative_int)
     parser.add_argument("--device", help="auto (default), cpu, cuda, cuda:K")
     parser.add_argument("--data-dir", help="directory of the dataset's files (mnist, cifar10, ...)")
-    parser.add_argument("--config", help="YAML recipe, e.g. configs/digits/gaussian_0.25.yaml")
+    parser.add_argument("--config", help="YAML file, or a shipped recipe's name <dataset>/<method>_<sigma> "
+                                          "(e.g. mnist/consistency_0.5)")
     parser.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
     parser.add_argument("--quiet", action="store_true", help="no progress bars or epoch lines")
     parser.add_argument("overrides", nargs="*", metavar="key=value", help="config overrides, e.g. method_args.num_noise=4")
