@@ -42,9 +42,17 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run one subcommand; returns the exit status."""
+    """Run one subcommand; returns the exit status.
+
+    A leading ``--`` is dropped, so ``smoothcert -- certify ...`` is ``smoothcert certify ...``:
+    ``torchrun ... -m smoothcert -- certify ...`` needs the ``--`` to keep its own parser off
+    our flags, and whether torchrun passes it on depends on the Python version's argparse.
+    """
+    args_in = list(sys.argv[1:] if argv is None else argv)
+    if args_in[:1] == ["--"]:
+        args_in = args_in[1:]
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(args_in)
     try:
         return int(args._run(args) or 0)
     except UserError as exc:
