@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test install clean
+.PHONY: demo test docs install clean
 
 $(STAMP): pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
@@ -22,5 +22,9 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
 
+# The API reference from the docstrings (pdoc): build/api/index.html
+docs: $(STAMP)
+	$(BIN)/python tools/build_api_docs.py build/api
+
 clean:
-	rm -rf $(VENV) demo_out
+	rm -rf $(VENV) demo_out build
