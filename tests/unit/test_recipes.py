@@ -10,9 +10,9 @@ import pytest
 import smoothcert.recipes
 from smoothcert.data import list_datasets
 from smoothcert.errors import UserError
-from smoothcert.train.config import resolve_config
 from smoothcert.methods import create_method, list_methods
 from smoothcert.models import list_models
+from smoothcert.train.config import resolve_config
 
 CONFIGS = Path(smoothcert.recipes.__file__).parent
 RECIPES = sorted(p.relative_to(CONFIGS).as_posix() for p in CONFIGS.glob("*/*.yaml"))

@@ -28,6 +28,9 @@ from pathlib import Path
 import torch
 
 from smoothcert._io import atomic_write_text
+from smoothcert.cli._args import nonnegative_int, positive_float, positive_int
+from smoothcert.errors import UserError
+from smoothcert.recipes import list_recipes
 from smoothcert.reproduce.paper_mnist import (
     PUBLISHED_ACR,
     RADII,
@@ -35,9 +38,6 @@ from smoothcert.reproduce.paper_mnist import (
     ordering_table,
     same_images_table,
 )
-from smoothcert.cli._args import nonnegative_int, positive_float, positive_int
-from smoothcert.errors import UserError
-from smoothcert.recipes import list_recipes
 from smoothcert.stats import max_radius
 
 ALPHA = 0.001
