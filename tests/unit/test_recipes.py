@@ -126,3 +126,10 @@ def test_an_unknown_recipe_name_lists_the_datasets_recipes() -> None:
         resolve_config("mnist/gaussian_0.3")
     with pytest.raises(UserError, match=r"for datasets cifar10, digits, imagenet, mnist$"):
         resolve_config("nope.yaml")
+
+
+def test_configs_in_a_clone_is_the_shipped_recipes() -> None:
+    """``--config configs/mnist/gaussian_0.25.yaml`` keeps working from a checkout: configs links to the recipes."""
+    configs = Path(__file__).resolve().parents[2] / "configs"
+    assert configs.is_symlink() and configs.resolve() == CONFIGS.resolve()
+    assert resolve_config(configs / "mnist/gaussian_0.25.yaml") == resolve_config("mnist/gaussian_0.25")
