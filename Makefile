@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint install clean gpu-check
+.PHONY: demo test lint docs install clean gpu-check
 
 $(STAMP): pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
@@ -27,8 +27,12 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 
+# The API reference from the docstrings (pdoc): build/api/index.html
+docs: $(STAMP)
+	$(BIN)/python tools/build_api_docs.py build/api
+
 clean:
-	rm -rf $(VENV) demo_out .mypy_cache .ruff_cache
+	rm -rf $(VENV) demo_out build .mypy_cache .ruff_cache
 
 gpu-check: $(STAMP)
 	$(BIN)/python benchmarks/gpu_check.py

@@ -1,7 +1,7 @@
 """The training methods compared on digits at sigma = 0.5, same budget, several seeds.
 
 Trains every method (``smoothcert train``) with the digits recipe's budget
-(configs/digits/gaussian_0.5.yaml: digits_cnn, SGD momentum 0.9, lr 0.05 x0.1
+(the recipe digits/gaussian_0.5: digits_cnn, SGD momentum 0.9, lr 0.05 x0.1
 every ``epochs // 2`` epochs, batch 64, 40 epochs; only ``--method``, its
 options and ``--seed`` differ), certifies the whole test split
 (``smoothcert certify``: 360 images, N0 = 100, N = 10,000, alpha = 0.001), and
@@ -53,8 +53,8 @@ from smoothcert.methods import create_method
 from smoothcert.models import create_model
 from smoothcert.train.prepass import RESULT_NAME
 
-RECIPE = "configs/digits/gaussian_0.5.yaml"
-PRETRAIN_RECIPE = "configs/digits/gaussian_0.25.yaml"  # CAT-RS's pretrained model: Gaussian at sigma 0.25
+RECIPE = "digits/gaussian_0.5"  # a shipped recipe (smoothcert.recipes)
+PRETRAIN_RECIPE = "digits/gaussian_0.25"  # CAT-RS's pretrained model: Gaussian at sigma 0.25
 FIRST_LR_STEP = "first_lr_step"  # an option value replaced by epochs // 2, the epoch of the lr decay
 PRETRAINED = "pretrained"  # an option value replaced by the run directory of the seed's Gaussian sigma 0.25 model
 SIGMA = 0.5

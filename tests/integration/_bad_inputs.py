@@ -167,6 +167,8 @@ CASES = [
     Case("train-unknown-key", _train("--config", "cfg/unknownkey.yaml"), "unknown config key", "epochz: 3"),
     Case("train-yaml-not-mapping", _train("--config", "cfg/list.yaml"), "mapping", "a YAML list"),
     Case("train-config-missing", _train("--config", "cfg/missing.yaml"), "does not exist", "--config missing"),
+    Case("train-config-unknown-recipe", _train("--config", "mnist/gaussian_0.3"), "the mnist recipes",
+         "--config names no shipped recipe"),
     Case("train-bad-override", _train("epochs=-3"), "epochs", "epochs=-3"),
     Case("train-malformed-override", _train("epochs"), "key=value", "override without ="),
     Case("train-nested-override", _train("a.b=1"), "nested", "a.b=1"),

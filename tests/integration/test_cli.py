@@ -106,6 +106,15 @@ def test_budget(capsys) -> None:
     assert "3.8115" in out and "within" in out
 
 
+def test_a_leading_double_dash_is_dropped(capsys) -> None:
+    """``torchrun ... -m smoothcert -- budget ...`` may hand us the ``--``: same output as without it."""
+    argv = ["budget", "--n", "1000", "--alpha", "0.001", "--sigma", "0.5"]
+    assert main(argv) == 0
+    plain = capsys.readouterr().out
+    assert main(["--", *argv]) == 0
+    assert capsys.readouterr().out == plain != ""
+
+
 def test_budget_lists_every_radius_and_the_unreachable_ones_as_rows(capsys) -> None:
     """Radius/sigma = 8 used to hang (float64 cannot resolve alpha^(1/n) near 1); p_A = 0.9 cannot reach 2."""
     argv = ["budget", "--n", "100000", "--sigma", "0.25", "--radius", "0.5", "2.0", "12.5", "--p-a", "0.99"]

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from smoothcert.certify.rows import example_seed
+from smoothcert.certify.seeds import example_seed
 from smoothcert.checkpoints.store import file_sha256, load_checkpoint, model_from_checkpoint
 from smoothcert.cli.main import main
 from smoothcert.data import TensorData, create_dataset

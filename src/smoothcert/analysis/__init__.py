@@ -127,5 +127,7 @@ def __getattr__(name: str) -> Any:
     if name in _LAZY:
         from smoothcert.analysis import plots
 
-        return getattr(plots, name)
+        value = getattr(plots, name)
+        globals()[name] = value  # later lookups (and documentation tools) find it without this hook
+        return value
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -133,8 +133,15 @@ def resume_command(argv: Sequence[str], resume_argv: Callable[[Sequence[str]], l
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run one subcommand; returns the exit status."""
+    """Run one subcommand; returns the exit status.
+
+    A leading ``--`` is dropped, so ``smoothcert -- certify ...`` is ``smoothcert certify ...``:
+    ``torchrun ... -m smoothcert -- certify ...`` needs the ``--`` to keep its own parser off
+    our flags, and whether torchrun passes it on depends on the Python version's argparse.
+    """
     words = list(sys.argv[1:] if argv is None else argv)
+    if words[:1] == ["--"]:
+        words = words[1:]
     args = parse_args(words)
     try:
         return int(args._run(args) or 0)

@@ -1,7 +1,7 @@
 """Reproduce a paper's table: train each recipe, certify, compare with the published numbers.
 
 ``smoothcert reproduce mnist`` follows the MNIST protocol of Jeong & Shin (2020):
-LeNet recipes from ``configs/mnist/<method>_<sigma>.yaml``, certification of every
+the shipped LeNet recipes ``mnist/<method>_<sigma>`` (:mod:`smoothcert.recipes`), certification of every
 20th test image (500 images) with N0=100, N=100,000, alpha=0.001. Every step
 resumes, so an interrupted reproduction continues where it stopped.
 
@@ -27,6 +27,7 @@ from pathlib import Path
 
 from smoothcert.cli._args import nonnegative_int, positive_float, positive_int
 from smoothcert.errors import UserError
+from smoothcert.recipes import list_recipes
 from smoothcert.reproduce.mnist_published import PUBLISHED_ACR, RADII
 
 ALPHA = 0.001
@@ -35,7 +36,8 @@ ALPHA = 0.001
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("paper", choices=["mnist"], help="which table to reproduce")
     parser.add_argument("--out", default="results/mnist", help="results directory (default results/mnist)")
-    parser.add_argument("--configs", default="configs", help="recipe directory (default ./configs)")
+    parser.add_argument("--configs", default=None, metavar="DIR",
+                        help="recipes as DIR/mnist/<method>_<sigma>.yaml (default: the recipes shipped with smoothcert)")
     parser.add_argument("--data-dir", default=None, help="directory of the MNIST IDX files (default: $SMOOTHCERT_DATA_DIR/mnist, "
                         "then the user cache; see docs/data.md)")
     parser.add_argument("--methods", nargs="+", default=list(PUBLISHED_ACR), choices=list(PUBLISHED_ACR))
@@ -60,10 +62,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="train and certify nothing: rewrite OUT/table.md from the TSVs already there")
 
 
-def _recipe(configs: Path, method: str, sigma: float) -> Path:
-    for name in (f"{method}_{sigma}.yaml", f"{method}_{sigma:g}.yaml"):
-        if (configs / "mnist" / name).is_file():
-            return configs / "mnist" / name
+def _recipe(configs: Path | None, method: str, sigma: float) -> str:
+    """The ``--config`` value for one setting: a file under ``configs``, or a shipped recipe's name."""
+    for stem in (f"{method}_{sigma}", f"{method}_{sigma:g}"):
+        if configs is None and f"mnist/{stem}" in list_recipes():
+            return f"mnist/{stem}"
+        if configs is not None and (configs / "mnist" / f"{stem}.yaml").is_file():
+            return str(configs / "mnist" / f"{stem}.yaml")
+    if configs is None:
+        raise UserError(f"no shipped recipe mnist/{method}_{sigma}; pass --configs DIR of the recipes")
     raise UserError(f"no recipe {configs / 'mnist' / f'{method}_{sigma}.yaml'}; pass --configs DIR of the recipes")
 
 
@@ -98,7 +105,7 @@ def run(args: argparse.Namespace) -> int:
     from smoothcert._io import atomic_write_text
     from smoothcert.reproduce.paper_mnist import comparison_table, ordering_table, same_images_table
 
-    out, configs = Path(args.out), Path(args.configs)
+    out, configs = Path(args.out), (Path(args.configs) if args.configs else None)
     published = Path(args.published) if args.published else None
     if published is not None and not published.is_dir():
         raise UserError(f"--published {published}: not a directory")
@@ -110,7 +117,7 @@ def run(args: argparse.Namespace) -> int:
         name = f"{method}_{sigma:g}"
         run_dir, tsv = out / "runs" / name, out / f"{name}.tsv"
         began = time.perf_counter()
-        train = ["train", "--config", str(recipe), "--out", str(run_dir), "--resume", "--device", device]
+        train = ["train", "--config", recipe, "--out", str(run_dir), "--resume", "--device", device]
         train += ["--data-dir", args.data_dir] if args.data_dir else []
         train += ["--epochs", str(args.epochs)] if args.epochs else []
         print(f"[reproduce] {name}: training ({recipe})", file=sys.stderr)

@@ -32,7 +32,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data-dir", help="directory of the dataset's files (default: see docs/data.md)")
     parser.add_argument("--download", action="store_true",
                         help="fetch the dataset (mnist, cifar10) if no place holds it; checksums verified")
-    parser.add_argument("--config", help="YAML recipe, e.g. configs/digits/gaussian_0.25.yaml")
+    parser.add_argument("--config", help="YAML file, or a shipped recipe's name <dataset>/<method>_<sigma> "
+                                          "(e.g. mnist/consistency_0.5)")
     parser.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
     parser.add_argument("--quiet", action="store_true", help="no progress bars or epoch lines")
     parser.add_argument("overrides", nargs="*", metavar="key=value",

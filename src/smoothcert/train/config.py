@@ -14,6 +14,7 @@ from typing import Any
 import yaml
 
 from smoothcert.errors import UserError
+from smoothcert.recipes import read_config
 
 DEFAULTS: dict[str, Any] = {
     "dataset": None,
@@ -39,19 +40,20 @@ DEFAULTS: dict[str, Any] = {
 REQUIRED = ("dataset", "arch", "sigma")
 
 
-def load_yaml(path: str | Path) -> dict[str, Any]:
-    """Read a YAML recipe; ``UserError`` when missing, malformed, or not a mapping."""
-    path = Path(path)
-    if not path.is_file():
-        raise UserError(f"config file {path} does not exist")
+def load_yaml(source: str | Path) -> dict[str, Any]:
+    """Read a YAML recipe: a file, or the name of a shipped recipe (``mnist/gaussian_0.25``).
+
+    Raises ``UserError`` when it is neither, is malformed, or is not a mapping.
+    """
+    text, what = read_config(source)
     try:
-        data = yaml.safe_load(path.read_text())
+        data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        raise UserError(f"config file {path} is not valid YAML: {str(exc).splitlines()[0]}") from None
+        raise UserError(f"{what} is not valid YAML: {str(exc).splitlines()[0]}") from None
     if data is None:
         return {}
     if not isinstance(data, dict):
-        raise UserError(f"config file {path} must hold a mapping of keys to values")
+        raise UserError(f"{what} must hold a mapping of keys to values")
     return data
 
 
@@ -84,7 +86,7 @@ def resolve_config(
     flags: Mapping[str, Any] | None = None,
     overrides: Sequence[str] = (),
 ) -> dict[str, Any]:
-    """Merge defaults, a recipe file, explicit flags (None means not given) and overrides."""
+    """Merge defaults, a recipe (file or shipped name), explicit flags (None means not given) and overrides."""
     config = copy.deepcopy(DEFAULTS)
     if file is not None:
         _merge(config, load_yaml(file), str(file))
