@@ -53,7 +53,6 @@ from smoothcert import stats
 from smoothcert.certify.packing import PackedSmooth
 from smoothcert.certify.rewrites import prepare_model, tune_allocator
 from smoothcert.certify.seeds import example_generator
-from smoothcert.certify.seeds import example_generator
 from smoothcert.models import create_model
 
 SHAPES = {"digits_cnn": (1, 8, 8), "lenet": (1, 28, 28), "mlp": (1, 4, 4), "cifar_resnet20": (3, 32, 32),

@@ -149,7 +149,8 @@ def _cost_row(run: str, seed: int, run_dir: Path, steps: int, pretrained: Path |
     train_s = sum(float(row["time"]) for row in log)
     pretrain_s = sum(float(row["time"]) for row in _log_rows(pretrained)) if pretrained else 0.0
     ckpt = run_dir / "checkpoint.pt"
-    prepass_s = float(load_checkpoint(ckpt).get("smoothed_prediction", {}).get("seconds", 0.0)) if ckpt.exists() else 0.0
+    record = load_checkpoint(ckpt).get("smoothed_prediction", {}) if ckpt.exists() else {}
+    prepass_s = float(record.get("seconds", 0.0))
     return {"method": run, "seed": seed, "epochs": len(log), "steps": steps * len(log), "train_s": round(train_s, 3),
             "ms_per_step": round(train_s / (steps * len(log)) * 1000, 3), "pretrain_s": round(pretrain_s, 3),
             "prepass_s": round(prepass_s, 3)}
@@ -252,7 +253,8 @@ def main(argv: list[str] | None = None) -> int:
                 _share_pass(out / f"{run}-seed{args.seeds[0]}", run_dir)
             print(f"[digits_methods] {name}: train ({time.perf_counter() - began:.0f} s)", file=sys.stderr, flush=True)
             _train(run_dir, run, seed, args.epochs, pretrained)
-            print(f"[digits_methods] {name}: certify ({time.perf_counter() - began:.0f} s)", file=sys.stderr, flush=True)
+            print(f"[digits_methods] {name}: certify ({time.perf_counter() - began:.0f} s)", file=sys.stderr,
+                  flush=True)
             _certify(run_dir, tsv, args)
             cost_rows.append(_cost_row(run, seed, run_dir, steps, pretrained))
             _copy_small(run_dir, results / name)

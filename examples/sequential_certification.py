@@ -37,7 +37,7 @@ def main() -> None:
         x = torch.tensor([distance, 0.0])
         cert = certify_sequential(smooth, x, radii, n0=100, schedule=schedule, batch_size=10_000,
                                   generator=generator)
-        certified = [r for r, ok in zip(radii, cert.certified) if ok]
+        certified = [r for r, ok in zip(radii, cert.certified, strict=False) if ok]
         assert all(r < abs(distance) for r in certified)  # a certified radius is a true one (for either class)
         print(f"{distance:8.2f} | {cert.prediction:5} | {certified!s:18} | {cert.samples:,}")
 

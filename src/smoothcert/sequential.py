@@ -81,7 +81,7 @@ class Schedule:
     def __post_init__(self) -> None:
         if not self.looks or len(self.looks) != len(self.alphas):
             raise ValueError("a schedule needs one level per look, and at least one look")
-        if any(b <= a for a, b in zip(self.looks, self.looks[1:])) or self.looks[0] < 1:
+        if any(b <= a for a, b in zip(self.looks, self.looks[1:], strict=False)) or self.looks[0] < 1:
             raise ValueError(f"looks must be positive and increasing, got {self.looks}")
         if any(not 0.0 < a < 1.0 for a in self.alphas):
             raise ValueError(f"levels must lie in (0, 1), got {self.alphas}")
@@ -103,7 +103,7 @@ class Schedule:
         size = float(first)
         while round(size) < n_max:
             if not looks or round(size) > looks[-1]:
-                looks.append(int(round(size)))
+                looks.append(round(size))
             size *= growth
         looks.append(n_max)
         if len(looks) == 1:
@@ -163,7 +163,7 @@ def certify_sequential(
         try:
             request = steps.send(smooth.sample_counts(x, request, batch_size, generator))
         except StopIteration as done:
-            return done.value  # type: ignore[no-any-return]
+            return done.value
 
 
 def sequential_steps(
@@ -184,7 +184,7 @@ def sequential_steps(
     count = drawn = 0
     best = 0.0
     n_max, final_alpha = schedule.looks[-1], schedule.alphas[-1]
-    for look, level in zip(schedule.looks, schedule.alphas):
+    for look, level in zip(schedule.looks, schedule.alphas, strict=False):
         count += int((yield look - drawn)[c_hat])
         drawn = look
         best = max(best, stats.clopper_pearson_lower(count, drawn, level))

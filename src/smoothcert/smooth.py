@@ -208,7 +208,7 @@ class Smooth:
             try:
                 request = steps.send(self.sample_counts(x, request, batch_size, generator))
             except StopIteration as done:
-                return done.value  # type: ignore[no-any-return]
+                return done.value
 
     def sample_counts(self, x: torch.Tensor, num: int, batch_size: int = 1000,
                       generator: torch.Generator | None = None) -> torch.Tensor:

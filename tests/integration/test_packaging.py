@@ -63,7 +63,8 @@ def test_an_installed_smoothcert_trains_and_reproduces_from_shipped_recipes(whee
         " '--sigmas', '0.5', '--epochs', '1', '--n0', '10', '--n', '50', '--device', 'cpu']) == 0\n"
     )
     env = {**os.environ, "PYTHONPATH": str(site), "OMP_NUM_THREADS": "1", "SMOOTHCERT_PROGRESS": "0"}
-    proc = subprocess.run([sys.executable, "-c", script], cwd=work, env=env, check=False, capture_output=True, text=True)
+    proc = subprocess.run([sys.executable, "-c", script], cwd=work, env=env, check=False, capture_output=True,
+                          text=True)
     assert proc.returncode == 0, proc.stderr[-3000:]
     config = (work / "run" / "config.yaml").read_text()
     assert "arch: digits_cnn" in config and "lr_step: 20" in config  # the digits recipe's own settings

@@ -51,7 +51,7 @@ def write(tmp_path, name, text, manifest=None):
 
 def cert(tmp_path, name="cert.tsv", manifest=MANIFEST, idx=(0, 1, 2, 3)):
     rows = [(1, 0.5, 1), (-1, 0.0, 0), (1, 1.0, 1), (2, 0.25, 0)]
-    body = "".join(f"{i}\t1\t{p}\t{r}\t{c}\t0.1\t0.9\t90\t100\n" for i, (p, r, c) in zip(idx, rows))
+    body = "".join(f"{i}\t1\t{p}\t{r}\t{c}\t0.1\t0.9\t90\t100\n" for i, (p, r, c) in zip(idx, rows, strict=False))
     return write(tmp_path, name, CERT_HEAD + body, manifest)
 
 
@@ -106,14 +106,14 @@ def test_cli_sequential_json_null_table_dash_and_one_note(tmp_path, capsys):
     assert runs[1]["certified_accuracy"] == {"0.25": 0.75, "0.5": 0.5}
     notes = [line for line in captured.err.splitlines() if line.startswith("note:")]
     assert len(notes) == 1 and "seq, seq2 are sequential" in notes[0] and "no ACR" in notes[0]
-    assert analyze.run(parse(paths[1:2] + ["--radii", "0.5"])) == 0
+    assert analyze.run(parse([*paths[1:2], "--radii", "0.5"])) == 0
     captured = capsys.readouterr()
     row = captured.out.splitlines()[2]
     assert row == "| seq | 4 | 75.0 | 50.0 | [6.8, 93.2] | — | 25.0 | 100.0 |"
     assert captured.err.count("note: seq is a sequential certification") == 1
-    assert analyze.run(parse(paths[1:2] + ["--radii", "0.5", "--format", "csv"])) == 0
+    assert analyze.run(parse([*paths[1:2], "--radii", "0.5", "--format", "csv"])) == 0
     header, values = capsys.readouterr().out.splitlines()
-    assert dict(zip(header.split(","), values.split(",")))["acr"] == ""
+    assert dict(zip(header.split(","), values.split(","), strict=False))["acr"] == ""
 
 
 def test_sequential_radius_off_its_targets_warns(tmp_path, capsys):
@@ -233,7 +233,7 @@ def test_load_attack_results_exact(tmp_path):
     np.testing.assert_array_equal(a.predict, [[1, 1], [1, -1], [1, 2], [1, 1]])
     np.testing.assert_array_equal(a.correct, [[1, 1], [1, 0], [1, 0], [1, 1]])
     assert robust_accuracy(a, 0.0) == 1.0 and robust_accuracy(a, 0.5) == 0.5
-    with pytest.raises(ValueError, match="not attacked at eps 0.25"):
+    with pytest.raises(ValueError, match=r"not attacked at eps 0\.25"):
         robust_accuracy(a, 0.25)
     s = summarize_attack(a)
     assert s["robust_accuracy"] == {"0.0": 1.0, "0.5": 0.5}
@@ -304,4 +304,5 @@ def test_header_only_attack_and_predict_files(tmp_path, capsys):
     assert len(p) == 0 and math.isnan(summarize(p, [0.5])["clean_accuracy"])
     assert analyze.run(parse([str(tmp_path / "a.tsv"), str(tmp_path / "p.tsv"), "--format", "json"])) == 0
     out = json.loads(capsys.readouterr().out)
-    assert out["runs"][0]["clean_accuracy"] is None and out["attack"][0]["robust_accuracy"] == {"0.0": None, "0.5": None}
+    assert out["runs"][0]["clean_accuracy"] is None
+    assert out["attack"][0]["robust_accuracy"] == {"0.0": None, "0.5": None}

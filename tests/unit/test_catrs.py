@@ -178,7 +178,7 @@ def test_batch_norm_updates_twice_per_step_and_not_during_the_attack() -> None:
 
 def test_needs_its_pretrained_model_and_the_rows() -> None:
     method = create_method("catrs", sigma=0.5)
-    with pytest.raises(UserError, match="method_args.pretrained"):
+    with pytest.raises(UserError, match=r"method_args\.pretrained"):
         method.smoothed_prediction_spec()
     with pytest.raises(RuntimeError, match="set_smoothed_prediction"):
         method(linear_model(), torch.tensor(X), torch.tensor(LABELS), indices=torch.arange(3))

@@ -18,7 +18,7 @@ from smoothcert.cli.main import SUBCOMMANDS
 
 HEAVY = ("torch", "numpy", "scipy", "matplotlib", "sklearn", "yaml", "tqdm")
 # These modules import torch at their top; the certification engine rewrite moves those imports into run().
-IMPORT_TORCH_AT_TOP = {"certify", "predict", "attack"}
+IMPORT_TORCH_AT_TOP: set[str] = set()
 
 
 def heavy_modules_after(code: str) -> list[str]:
@@ -71,3 +71,13 @@ def test_lazy_package_attributes_are_the_real_objects() -> None:
     assert set(smoothcert.__all__) <= set(dir(smoothcert))
     with pytest.raises(AttributeError, match="has no attribute 'nope'"):
         smoothcert.nope  # noqa: B018
+
+
+def test_the_light_choice_lists_equal_the_registries() -> None:
+    """certify/predict/attack list their choices without importing torch; these must stay the real ones."""
+    from smoothcert.attacks import ATTACKS
+    from smoothcert.certify.rewrites import AUTOCAST_DTYPES
+    from smoothcert.cli._certify_args import AUTOCAST_CHOICES
+    from smoothcert.cli.attack import ATTACK_CHOICES
+
+    assert sorted(AUTOCAST_CHOICES) == sorted(AUTOCAST_DTYPES) and sorted(ATTACK_CHOICES) == sorted(ATTACKS)

@@ -69,11 +69,11 @@ def test_smooth_rejects_confusing_inputs_with_clear_messages(digits_run: Path) -
     x = torch.rand(1, 8, 8)
     with pytest.raises(ValueError, match="looks batched"):
         smooth.certify(torch.rand(4, 1, 8, 8), 10, 100, 0.01)
-    with pytest.raises(ValueError, match="floating point.*/ 255"):
+    with pytest.raises(ValueError, match=r"floating point.*/ 255"):
         smooth.predict((x * 255).to(torch.uint8), 100, 0.01)
     with pytest.raises(ValueError, match=r"values in \[0, 255\]"):
         smooth.predict(torch.full((1, 8, 8), 255.0).index_fill_(1, torch.tensor([0]), 0.0), 100, 0.01)
-    with pytest.raises(ValueError, match="n must be an int.*1e4"):
+    with pytest.raises(ValueError, match=r"n must be an int.*1e4"):
         smooth.certify(x, 10, 1e4, 0.01)  # type: ignore[arg-type]
     cert = smooth.certify(x, 10, 200, 0.01)
     assert type(cert.n) is int and cert.n == 200

@@ -62,7 +62,8 @@ def test_given_directory_is_the_only_place(three_places, tmp_path: Path) -> None
     with pytest.raises(UserError) as info:
         resolve_data_dir("mnist", tmp_path / "empty", tmp_path / "run-data", split="test")
     message = str(info.value)
-    assert f"looked in --data-dir ({tmp_path / 'empty'}: no t10k-images-idx3-ubyte[.gz], t10k-labels-idx1-ubyte[.gz]) for" in message
+    missing = "no t10k-images-idx3-ubyte[.gz], t10k-labels-idx1-ubyte[.gz]"
+    assert f"looked in --data-dir ({tmp_path / 'empty'}: {missing}) for" in message
     assert "run-data" not in message and "cache" not in message
     assert f"`smoothcert download mnist --data-dir {tmp_path / 'empty'}`, or add --download" in message
 

@@ -20,7 +20,6 @@ from torch import nn
 from smoothcert import Smooth
 from smoothcert.certify.packing import PackedSmooth
 from smoothcert.certify.seeds import example_generator
-from smoothcert.certify.seeds import example_generator
 from smoothcert.sequential import Schedule, certify_sequential
 from smoothcert.smooth import ModelOutputError
 

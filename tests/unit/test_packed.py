@@ -60,7 +60,7 @@ def test_trained_model_votes_equal(digits_run: Path) -> None:
     fast, _ = prepare_model(model, CPU)
     xs = torch.rand(8, 1, 8, 8, generator=torch.Generator().manual_seed(3))
     engine = PackedSmooth(fast, 10, 0.25, 256)
-    for votes, (i, x) in zip(engine.sample_counts(_items(xs), (30, 600)), enumerate(xs)):
+    for votes, (i, x) in zip(engine.sample_counts(_items(xs), (30, 600)), enumerate(xs), strict=False):
         gen = example_generator(0, i, CPU)
         smooth = Smooth(model, 10, 0.25)
         torch.testing.assert_close(votes[0], smooth.sample_counts(x, 30, 256, gen), rtol=0, atol=0)
@@ -111,7 +111,8 @@ def test_probe_keeps_results_equal_for_position_dependent_models() -> None:
     assert engine._position_free is False
     blind = PackedSmooth(PositionSensitive(), 2, 0.5, 100)
     blind._position_free = True  # what packing without the probe would do
-    assert not all(torch.equal(a, b) for a, b in zip(blind.sample_counts(_items(xs), (11, 230)), expected))
+    blind_counts = blind.sample_counts(_items(xs), (11, 230))
+    assert not all(torch.equal(a, b) for a, b in zip(blind_counts, expected, strict=False))
 
 
 def test_many_pending_examples_flush_in_order_and_predict_matches() -> None:
@@ -135,7 +136,7 @@ def test_nan_logits_raise_like_the_plain_path() -> None:
     xs = torch.tensor([[0.0], [10.0]])
     results = PackedSmooth(NaNForOne(), 2, 0.1, 64).sample_counts(_items(xs), (5, 20))
     assert next(results)[1].sum() == 20
-    with pytest.raises(ModelOutputError, match="non-finite logits .NaN or inf. for 5 of 5"):  # the selection phase, as Smooth
+    with pytest.raises(ModelOutputError, match=r"non-finite logits \(NaN or inf\) for 5 of 5"):  # selection, as Smooth
         next(results)
 
 

@@ -122,7 +122,8 @@ def test_a_file_wins_over_a_recipe_of_the_same_name(tmp_path: Path, monkeypatch:
 
 
 def test_an_unknown_recipe_name_lists_the_datasets_recipes() -> None:
-    with pytest.raises(UserError, match=r"config mnist/gaussian_0.3 does not exist .*the mnist recipes: .*gaussian_0.25"):
+    with pytest.raises(UserError,
+                       match=r"config mnist/gaussian_0.3 does not exist .*the mnist recipes: .*gaussian_0.25"):
         resolve_config("mnist/gaussian_0.3")
     with pytest.raises(UserError, match=r"for datasets cifar10, digits, imagenet, mnist$"):
         resolve_config("nope.yaml")

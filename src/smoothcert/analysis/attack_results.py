@@ -63,7 +63,7 @@ def _eps(path: Path, columns: list[str]) -> tuple[float, ...]:
     if columns[-1] != "time" or not pairs or len(pairs) % 2:
         raise bad
     eps = []
-    for p, c in zip(pairs[::2], pairs[1::2]):
+    for p, c in zip(pairs[::2], pairs[1::2], strict=False):
         tail = p[len(_PREDICT):]
         if not p.startswith(_PREDICT) or c != _CORRECT + tail:
             raise bad
@@ -143,10 +143,10 @@ def summarize_attack(res: AttackResults, level: float = DEFAULT_LEVEL) -> dict:
     keys = [str(float(e)) for e in res.eps]
     return {
         "name": res.name, "path": str(res.path), "kind": ATTACK, "examples": n, "eps": list(res.eps),
-        "robust_accuracy": {k: robust_accuracy(res, e) for k, e in zip(keys, res.eps)},
+        "robust_accuracy": {k: robust_accuracy(res, e) for k, e in zip(keys, res.eps, strict=False)},
         "robust_accuracy_ci": {k: clopper_pearson_interval(int(c), n, level) if n else None
-                               for k, c in zip(keys, right)},
-        "abstention_rate": {k: int(a) / n if n else float("nan") for k, a in zip(keys, abstained)},
+                               for k, c in zip(keys, right, strict=False)},
+        "abstention_rate": {k: int(a) / n if n else float("nan") for k, a in zip(keys, abstained, strict=False)},
     }
 
 

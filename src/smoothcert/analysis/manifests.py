@@ -120,7 +120,7 @@ def off_target_warnings(runs: Sequence[Run], radii: Sequence[float]) -> list[str
 def radius_limit(res: Results) -> float | None:
     """The largest radius any certificate of ``res`` can reach with its N, from its manifest.
 
-    ``max_radius(n, alpha, sigma)`` = σ·Φ⁻¹(α^(1/n)) for CERTIFY; for a
+    ``max_radius(n, alpha, sigma)`` = σ·Φ⁻¹(alpha^(1/n)) for CERTIFY; for a
     sequential run its final look, ``max_radius(n_max, alpha / 2, sigma)``.
     ``None`` when the manifest is missing or lacks ``n``, ``alpha`` or ``sigma``.
     """

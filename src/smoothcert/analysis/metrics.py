@@ -132,8 +132,8 @@ def summarize(res: Labelled, radii: Sequence[float], level: float = DEFAULT_LEVE
         intervals: dict = dict.fromkeys(keys)
         mean_radius = None
     else:
-        certified = {k: certified_accuracy(res, r) for k, r in zip(keys, radii)}
-        intervals = {k: certified_accuracy_ci(res, r, level) for k, r in zip(keys, radii)}
+        certified = {k: certified_accuracy(res, r) for k, r in zip(keys, radii, strict=False)}
+        intervals = {k: certified_accuracy_ci(res, r, level) for k, r in zip(keys, radii, strict=False)}
         mean_radius = None if res.kind == SEQUENTIAL else acr(res)
     return {
         "name": res.name,

@@ -180,7 +180,7 @@ def radius_histogram_figure(results: Sequence[Results], bins: int = 30,
     fig = new_figure(6 + width, 4 + height, constrained=True)
     ax = fig.add_subplot()
     colors: list[object] = []
-    for res, r in zip(results, radii):
+    for res, r in zip(results, radii, strict=False):
         ax.hist(r, bins=edges, histtype="step", linewidth=1.6,  # type: ignore[arg-type]
                 label=f"{res.name} ({r.size} of {len(res)} correct)")
         colors.append(ax.patches[-1].get_edgecolor())

@@ -252,7 +252,7 @@ class PackedSmooth:
         counts[slots] = 0
         bad[slots] = 0
         self.synchronisations += 1
-        for job, row in zip(ready, both):
+        for job, row in zip(ready, both, strict=False):
             try:
                 raise_if_not_finite(int(row[-1]), job.requested)
             except ModelOutputError as exc:  # raised when this input's turn to be answered comes

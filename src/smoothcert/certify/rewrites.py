@@ -172,7 +172,7 @@ def prepare_model(
     elif tf32:
         raise UserError("--tf32 applies to CUDA devices only; drop it, or run with --device cuda")
     if channels_last:
-        fast = fast.to(memory_format=torch.channels_last)
+        fast = fast.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
         fields["channels_last"] = True
     elif device.type == "cpu":
         exact_rewrites(fast)
@@ -182,6 +182,6 @@ def prepare_model(
         fast = _Autocast(fast, AUTOCAST_DTYPES[autocast])
         fields["dtype"] = autocast
     if compile:
-        fast = torch.compile(fast, dynamic=False)
+        fast = torch.compile(fast, dynamic=False)  # type: ignore[assignment]
         fields["compile"] = True
     return fast, fields

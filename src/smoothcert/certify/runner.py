@@ -17,6 +17,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -37,7 +38,8 @@ Job = tuple[torch.Tensor, torch.Generator | None, Steps[Any]]
 class Mode(Protocol):
     """What a mode is: its TSV columns, the jobs of one example, and the row their answers make."""
 
-    columns: list[str]
+    @property
+    def columns(self) -> list[str]: ...
 
     def jobs(self, idx: int, x: torch.Tensor, label: int, generator: Callable[[], torch.Generator]) -> list[Job]: ...
 
@@ -123,7 +125,7 @@ class AttackMode:
         return [(self.attack(x, label, idx, e), generator(), predict_steps(self.n, self.alpha)) for e in self.eps]
 
     def row(self, idx: int, label: int, answers: list[Any]) -> dict[str, Any]:
-        return R.attack_row(idx, label, dict(zip(self.eps, answers)))
+        return R.attack_row(idx, label, dict(zip(self.eps, answers, strict=False)))
 
     def pending(self, batch_size: int) -> int:
         return math.ceil(batch_size / self.n) * len(self.eps)
@@ -140,7 +142,7 @@ class Examples:
 
 
 def mode_rows(engine: PackedSmooth, mode: Mode, examples: Examples, todo: list[int]) -> Iterator[dict[str, Any]]:
-    """The rows of ``todo``, in order, each procedure run through ``engine``; ``time`` = wall seconds since the last row.
+    """The rows of ``todo`` in order, each procedure run by ``engine``; ``time`` = wall seconds since the last row.
 
     With packing, examples finish in groups (a round of the engine), so one row
     of a group carries the group's time and the others nearly none: per-row
@@ -152,7 +154,7 @@ def mode_rows(engine: PackedSmooth, mode: Mode, examples: Examples, todo: list[i
         for idx in todo:
             x = examples.images[idx].to(examples.device)
             label = int(examples.labels[idx])
-            made = mode.jobs(idx, x, label, lambda idx=idx: example_generator(examples.seed, idx, examples.device))
+            made = mode.jobs(idx, x, label, partial(example_generator, examples.seed, idx, examples.device))
             pending.append((idx, label, len(made)))
             yield from made
 

@@ -5,20 +5,18 @@ from __future__ import annotations
 import argparse
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import torch
-from torch import nn
-
-from smoothcert import __version__
-from smoothcert.certify.rewrites import AUTOCAST_DTYPES, prepare_model, tune_allocator
-from smoothcert.certify.rows import select_indices
-from smoothcert.certify.runner import Examples
-from smoothcert.checkpoints.legacy import sigma_or_error
-from smoothcert.checkpoints.store import checkpoint_path, file_sha256
 from smoothcert.cli._args import nonnegative_int, positive_float, positive_int, probability
-from smoothcert.cli._model import load_model_and_data
-from smoothcert.runtime import distributed
+
+if TYPE_CHECKING:  # the heavy modules load in prepare(), so that `--help` stays fast
+    import torch
+    from torch import nn
+
+    from smoothcert.certify.runner import Examples
+    from smoothcert.runtime import distributed
+
+AUTOCAST_CHOICES = ("bfloat16", "float16")  # smoothcert.certify.rewrites.AUTOCAST_DTYPES (a test keeps them equal)
 
 
 def add_common(parser: argparse.ArgumentParser, default_n: int) -> None:
@@ -50,7 +48,7 @@ def add_common(parser: argparse.ArgumentParser, default_n: int) -> None:
                        help="opt-in: run the whole model channels-last (faster convolutions, other roundings; "
                             "recorded in the manifest)")
     group.add_argument("--compile", action="store_true", help="opt-in: torch.compile the model (recorded)")
-    group.add_argument("--autocast", choices=sorted(AUTOCAST_DTYPES),
+    group.add_argument("--autocast", choices=AUTOCAST_CHOICES,
                        help="opt-in: run the model under autocast in this dtype (recorded as the manifest's dtype)")
     group.add_argument("--ensemble-aggregate", choices=["logits", "softmax"], default="logits",
                        help="several checkpoints: average the members' logits (default) or softmax")
@@ -78,12 +76,26 @@ class Prepared:
 
 
 def prepare(args: argparse.Namespace) -> Prepared:
-    """Load the checkpoint and dataset, make the model fast (exact rewrites, opt-ins), and build the manifest."""
+    """Load the checkpoint and dataset, make the model fast (exact rewrites, opt-ins), and build the manifest.
+
+    Warns (rank 0) of a sigma on the wrong scale, and notes a certification sigma other than the training one.
+    """
+    from smoothcert.certify.rewrites import prepare_model, tune_allocator
+    from smoothcert.certify.rows import select_indices
+    from smoothcert.certify.runner import Examples
+    from smoothcert.checkpoints.legacy import sigma_or_error
+    from smoothcert.cli._model import load_model_and_data
+    from smoothcert.cli._warnings import note_sigma, warn_sigma
+    from smoothcert.runtime import distributed
+
     ctx = distributed.from_env()
     first, *others = args.checkpoint
     ckpt, model, data, device = load_model_and_data(first, args.dataset, args.split, args.data_dir,
                                                     distributed.device_name(args.device, ctx), download=args.download)
     sigma = sigma_or_error(ckpt, args.sigma)
+    if ctx.is_main:
+        warn_sigma(sigma)
+        note_sigma(sigma, ckpt["sigma"])
     ensemble_fields: dict[str, Any] = {}
     if others or args.ensemble_exit:
         model, ensemble_fields = _ensemble(args, ckpt, model, device)
@@ -100,6 +112,11 @@ def prepare(args: argparse.Namespace) -> Prepared:
 def base_manifest(args: argparse.Namespace, ckpt: dict[str, Any], dataset: str, sigma: float,
                   device: torch.device) -> dict[str, Any]:
     """The fields shared by every certification manifest (the index set included: split, skip, max)."""
+    import torch
+
+    from smoothcert import __version__
+    from smoothcert.checkpoints.store import checkpoint_path, file_sha256
+
     path = checkpoint_path(args.checkpoint[0] if isinstance(args.checkpoint, list) else args.checkpoint)
     return {
         "command": args.command,
@@ -127,7 +144,7 @@ def base_manifest(args: argparse.Namespace, ckpt: dict[str, Any], dataset: str, 
 def _ensemble(args: argparse.Namespace, ckpt: dict[str, Any], model: nn.Module,
               device: torch.device) -> tuple[nn.Module, dict[str, Any]]:
     """The ensemble of every ``args.checkpoint`` (members checked to fit the first) and its manifest fields."""
-    from smoothcert.checkpoints.store import load_checkpoint, model_from_checkpoint
+    from smoothcert.checkpoints.store import checkpoint_path, file_sha256, load_checkpoint, model_from_checkpoint
     from smoothcert.errors import UserError
     from smoothcert.models.ensemble import Ensemble
 

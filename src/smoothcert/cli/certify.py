@@ -20,7 +20,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="certify (default): CERTIFY with n samples; sequential: decide each of --radii, "
                              "stopping as soon as all are decided (docs/sequential.md)")
     parser.add_argument("--radii", type=nonnegative_float, nargs="+", metavar="R",
-                        help="target radii: needed by --mode sequential; with CERTIFY only to warn of radii out of reach")
+                        help="target radii: needed by --mode sequential; with CERTIFY only to warn of radii "
+                             "out of reach")
     parser.add_argument("--n-max", type=positive_int, help="sequential: at most this many estimation samples "
                                                            "per example (default: --n)")
     parser.add_argument("--futility", type=probability, default=FUTILITY,

@@ -37,8 +37,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("paper", choices=["mnist"], help="which table to reproduce")
     parser.add_argument("--out", default="results/mnist", help="results directory (default results/mnist)")
     parser.add_argument("--configs", default=None, metavar="DIR",
-                        help="recipes as DIR/mnist/<method>_<sigma>.yaml (default: the recipes shipped with smoothcert)")
-    parser.add_argument("--data-dir", default=None, help="directory of the MNIST IDX files (default: $SMOOTHCERT_DATA_DIR/mnist, "
+                        help="recipes as DIR/mnist/<method>_<sigma>.yaml (default: the recipes shipped with "
+                             "smoothcert)")
+    parser.add_argument("--data-dir", default=None,
+                        help="directory of the MNIST IDX files (default: $SMOOTHCERT_DATA_DIR/mnist, "
                         "then the user cache; see docs/data.md)")
     parser.add_argument("--methods", nargs="+", default=list(PUBLISHED_ACR), choices=list(PUBLISHED_ACR))
     parser.add_argument("--sigmas", nargs="+", type=positive_float, default=[0.25, 0.5, 1.0])

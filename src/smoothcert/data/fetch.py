@@ -15,8 +15,9 @@ For each file of the dataset's :class:`~smoothcert.data.sources.Source`:
 
 Archives are then unpacked (only the dataset's folder, member by member, each
 written to a temporary and renamed; existing files are kept). One process at a
-time downloads into a directory (an advisory lock on the directory itself), so ranks of a ``torchrun`` job can all ask for the same dataset. Only the
-standard library speaks HTTP.
+time downloads into a directory (an advisory lock on the directory itself), so
+ranks of a ``torchrun`` job can all ask for the same dataset. Only the standard
+library speaks HTTP.
 """
 
 from __future__ import annotations

@@ -147,7 +147,7 @@ IMAGENET_LAYOUT = FileLayout(_missing, _FOLDERS, env=("IMAGENET_DIR",),
 IMAGEFOLDER_LAYOUT = FileLayout(_missing, _FOLDERS, search=False, obtain="pass the folder holding them as --data-dir")
 
 
-@register_dataset(IMAGENET, IMAGENET_LAYOUT)
+@register_dataset(IMAGENET, IMAGENET_LAYOUT)  # type: ignore[arg-type]  # ImageFolderData has TensorData's interface, decoded on access
 def load_imagenet(split: str, data_dir: Path | None = None) -> ImageFolderData:
     """ImageNet (ILSVRC-2012) train or val folders; exactly 1,000 classes."""
     root = resolve_data_dir(IMAGENET.name, data_dir, split=split)
@@ -159,7 +159,7 @@ def load_imagenet(split: str, data_dir: Path | None = None) -> ImageFolderData:
     return ImageFolderData(files, labels, IMAGENET, _transform(split))
 
 
-@register_dataset(IMAGEFOLDER, IMAGEFOLDER_LAYOUT)
+@register_dataset(IMAGEFOLDER, IMAGEFOLDER_LAYOUT)  # type: ignore[arg-type]  # ImageFolderData has TensorData's interface, decoded on access
 def load_imagefolder(split: str, data_dir: Path | None = None) -> ImageFolderData:
     """Any ``train/<class>/`` + ``val/<class>/`` image collection under ``--data-dir``."""
     root = resolve_data_dir(IMAGEFOLDER.name, data_dir, split=split)

@@ -184,7 +184,7 @@ def method_args(dataset: str, method: str, sigma: float) -> tuple[dict[str, Any]
 
 
 def recipe(dataset: str, method: str, sigma: float) -> tuple[dict[str, Any], str] | None:
-    """The config mapping (keys of ``smoothcert.train.config.DEFAULTS``) and a header comment; None where there is none."""
+    """The config mapping (keys of ``smoothcert.train.config.DEFAULTS``) and a header comment; None where none."""
     schedule, schedule_source = SCHEDULES[dataset][method]
     found = method_args(dataset, method, sigma)
     if found is None:
@@ -197,7 +197,7 @@ def recipe(dataset: str, method: str, sigma: float) -> tuple[dict[str, Any], str
               f"# sigma and epsilon are L2 norms in [0, 1]-pixel units (see {GENERATOR} for sources).\n")
     m = int(args.get("num_noise", 1))
     if method in CHUNKED and m > 1:
-        config["batch_size"] = schedule["batch_size"] // m
+        config["batch_size"] = int(schedule["batch_size"]) // m  # type: ignore[call-overload]
         header += (f"# batch_size {config['batch_size']} = {schedule['batch_size']} / num_noise: the original code "
                    f"steps on {m} chunks of each batch of {schedule['batch_size']} ({GENERATOR}, CHUNKED).\n")
     if method == "catrs":
