@@ -55,7 +55,7 @@ def create_model(
 
 
 def _built_if_fits(builder: Builder, num_classes: int, shape: tuple[int, ...]) -> nn.Module | None:
-    """The network ``builder`` makes for ``shape``, if one zero input gives ``(1, num_classes)`` logits; else None.
+    """The network ``builder`` makes for ``shape``, if one zero input gives ``num_classes`` logits; else None.
 
     A ``UserError`` of the builder (e.g. a missing optional dependency) propagates.
     """
@@ -71,7 +71,8 @@ def _built_if_fits(builder: Builder, num_classes: int, shape: tuple[int, ...]) -
         raise
     except Exception:  # noqa: BLE001  torch reports a misfit as RuntimeError, a builder as ValueError, ...
         return None
-    return net if isinstance(out, torch.Tensor) and tuple(out.shape) == (1, num_classes) else None
+    # Columns only: a model that returns the wrong number of rows is the certification engine's to refuse.
+    return net if isinstance(out, torch.Tensor) and tuple(out.shape[1:]) == (num_classes,) else None
 
 
 def _fits(name: str, num_classes: int, shape: tuple[int, ...]) -> bool:
