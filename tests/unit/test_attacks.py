@@ -115,49 +115,34 @@ def _majority(x: np.ndarray, noise: np.ndarray) -> int:
     return min(set(votes), key=lambda c: (-votes.count(c), c))  # most votes, smallest class on ties
 
 
-def test_ddn_two_steps_match_hand_computation() -> None:
+@pytest.mark.parametrize("levels", [None, 256])
+def test_ddn_two_steps_match_hand_computation(levels: int | None) -> None:
     # Step 0 sees x: if the majority vote is already wrong, the best perturbation is 0.
     # Otherwise it steps along the gradient and rescales to norm 1.05·eps; step 1 keeps
     # that perturbation if the vote there is wrong. The answer is the kept perturbation
-    # projected onto the eps-ball (eps·unit gradient), or x itself.
+    # projected onto the eps-ball, or x itself. With levels = 256 (the original's
+    # DDN(quantize=True)), x + delta is rounded to k/255 and clipped at every step, and
+    # the returned perturbation, after its projection, is rounded to k/255 too.
     noise = _fixed_noise(3, 0.25)
     flat = noise.numpy().reshape(2, 3, 4)
     model = linear_model().double()
     x, y = torch.tensor(X), torch.tensor(Y)
+    box = {"levels": levels} if levels else {"clip": None}
     branches = set()
     for eps in (0.05, 3.0):
-        x_adv = SmoothDDN(eps=eps, sigma=0.25, num_steps=2, num_noise=3, clip=None).attack(model, x, y, noise)
+        x_adv = SmoothDDN(eps=eps, sigma=0.25, num_steps=2, num_noise=3, **box).attack(model, x, y, noise)
         for i in range(2):
             x0, direction = X[i].ravel(), _unit(_grad(X[i].ravel(), Y[i], flat[i]))
-            if _majority(x0, flat[i]) != Y[i]:
-                expected, branch = x0, "clean wrong"
-            elif _majority(x0 + 1.05 * eps * direction, flat[i]) != Y[i]:
-                expected, branch = x0 + _renorm(1.05 * eps * direction, eps), "flipped"
+            if levels:
+                worst = np.linalg.norm(np.maximum(x0, 1 - x0))  # the largest norm the box allows
+                moved = np.clip(np.round((x0 + min(1.05 * eps, worst) * direction) * 255) / 255, 0, 1)
             else:
-                expected, branch = x0, "not flipped"
-            branches.add(branch)
-            torch.testing.assert_close(x_adv[i].flatten(), torch.tensor(expected))
-    assert {"flipped", "not flipped"} <= branches
-
-
-def test_ddn_levels_quantize_every_step_and_the_result_as_the_original() -> None:
-    # DDN(quantize=True, levels=256) of the SmoothAdv code: x + delta rounded to k/255 at every step
-    # (then clipped), and the returned perturbation, projected onto the ball, rounded to k/255 too.
-    noise = _fixed_noise(3, 0.25)
-    flat = noise.numpy().reshape(2, 3, 4)
-    model = linear_model().double()
-    x, y = torch.tensor(X), torch.tensor(Y)
-    branches = set()
-    for eps in (0.05, 3.0):
-        x_adv = SmoothDDN(eps=eps, sigma=0.25, num_steps=2, num_noise=3, levels=256).attack(model, x, y, noise)
-        for i in range(2):
-            x0, direction = X[i].ravel(), _unit(_grad(X[i].ravel(), Y[i], flat[i]))
-            worst = np.linalg.norm(np.maximum(x0, 1 - x0))
-            moved = np.clip(np.round((x0 + min(1.05 * eps, worst) * direction) * 255) / 255, 0, 1)
+                moved = x0 + 1.05 * eps * direction
             if _majority(x0, flat[i]) != Y[i]:
                 expected, branch = x0, "clean wrong"
             elif _majority(moved, flat[i]) != Y[i]:
-                expected, branch = x0 + np.round(_renorm(moved - x0, eps) * 255) / 255, "flipped"
+                kept = _renorm(moved - x0, eps)
+                expected, branch = x0 + (np.round(kept * 255) / 255 if levels else kept), "flipped"
             else:
                 expected, branch = x0, "not flipped"
             branches.add(branch)

@@ -5,7 +5,10 @@ entry is the scalar to minimise; further entries (``"ce"``, ``"kl"``, ...) are
 detached terms for logging. Hyperparameters are keyword-only constructor
 arguments; the training loop calls ``set_epoch`` at the start of each epoch
 (for warm-ups and deferred starts). Noise comes from torch's global RNG, which
-the training loop seeds (per rank under torchrun).
+the training loop seeds (per rank under torchrun). A method that needs a pass
+over the training set before training (CAT-RS) says so with
+``smoothed_prediction_spec()`` (:class:`SmoothedPredictionSpec`) and is then
+called with the batch's dataset indices, ``method(model, inputs, targets, indices=...)``.
 """
 
 from __future__ import annotations
