@@ -53,11 +53,13 @@ def test_help_lists_every_subcommand_with_its_docstring() -> None:
 
 
 def test_choices_written_out_for_speed_match_their_source() -> None:
+    from smoothcert.analysis.intervals import DEFAULT_LEVEL
     from smoothcert.analysis.tables import FORMATS
     from smoothcert.checkpoints.legacy import NORMALIZATIONS
-    from smoothcert.cli import analyze, convert
+    from smoothcert.cli import _analysis_args, analyze, convert
 
     assert analyze.FORMATS == FORMATS
+    assert _analysis_args.DEFAULT_LEVEL == DEFAULT_LEVEL
     assert convert.NORMALIZATIONS == NORMALIZATIONS
 
 

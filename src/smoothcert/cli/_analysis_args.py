@@ -10,23 +10,16 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from smoothcert.analysis import (
-    DEFAULT_LEVEL,
-    Group,
-    Run,
-    groups_from_globs,
-    groups_from_regex,
-    off_target_warnings,
-    sequential_note,
-    setting_warnings,
-)
-from smoothcert.analysis.metrics import Labelled
 from smoothcert.errors import UserError
 
 if TYPE_CHECKING:
-    from smoothcert.analysis import Group
+    from smoothcert.analysis import Group, Run
+    from smoothcert.analysis.metrics import Labelled
 
 DEFAULT_RADII: tuple[float, ...] = (0.0, 0.25, 0.5, 0.75, 1.0)
+# smoothcert.analysis.intervals.DEFAULT_LEVEL, written out so that building the parser imports no numpy
+# (a test keeps them equal).
+DEFAULT_LEVEL = 0.95
 
 
 def add_radii(parser: argparse.ArgumentParser) -> None:
@@ -86,6 +79,8 @@ def groups(args: argparse.Namespace, results: Sequence[Labelled]) -> list[Group]
     if (args.group or args.group_by) and not results:
         raise UserError("--group and --group-by group certification or PREDICT runs; none were given "
                         "(attack TSVs are not grouped)")
+    from smoothcert.analysis import groups_from_globs, groups_from_regex
+
     if args.group:
         return groups_from_globs(results, args.group)
     if args.group_by:
@@ -99,6 +94,8 @@ def groups(args: argparse.Namespace, results: Sequence[Labelled]) -> list[Group]
 
 def notes(runs: Sequence[Run], radii: Sequence[float]) -> list[str]:
     """The lines to print on stderr about ``runs``: ``note: ...`` (sequential runs), then ``warning: ...``."""
+    from smoothcert.analysis import off_target_warnings, sequential_note, setting_warnings
+
     lines = []
     seq = sequential_note(runs)
     if seq is not None:

@@ -8,32 +8,14 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from smoothcert.analysis import (
-    FORMATS,
-    abstention_overlap,
-    envelope,
-    format_attack_table,
-    format_envelope,
-    format_grouped_csv,
-    format_groups,
-    format_overlap,
-    format_table,
-    group_summary,
-    load_run,
-    summarize,
-    summarize_attack,
-)
-from smoothcert.analysis._render import section
-from smoothcert.analysis.abstention import overlap_to_json
-from smoothcert.analysis.envelope import envelope_to_json
-from smoothcert.analysis.intervals import check_level
-from smoothcert.analysis.runs import attack_runs, certification_runs, labelled_runs
-from smoothcert.analysis.tables import json_safe
 from smoothcert.cli import _analysis_args as common
 from smoothcert.cli._args import positive_float, positive_int
 from smoothcert.errors import UserError
 
 DEFAULT_RADII = common.DEFAULT_RADII
+# smoothcert.analysis.tables.FORMATS, written out so that building the parser imports no numpy
+# (a test keeps them equal).
+FORMATS: tuple[str, ...] = ("markdown", "latex", "csv", "json")
 ATTACK_TITLE = "empirical robust accuracy (attack)"
 
 
@@ -65,6 +47,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _check(args: argparse.Namespace) -> tuple[list[float], float]:
+    from smoothcert.analysis.intervals import check_level
+
     radii = common.radii(args.radii)
     level = check_level(args.ci_level)
     common.check_group_flags(args)
@@ -111,6 +95,26 @@ def run(args: argparse.Namespace) -> int:
             common idx under ``--abstention``, a bad group spec, or a flag
             that needs certification runs without any.
     """
+    from smoothcert.analysis import (
+        abstention_overlap,
+        envelope,
+        format_attack_table,
+        format_envelope,
+        format_grouped_csv,
+        format_groups,
+        format_overlap,
+        format_table,
+        group_summary,
+        load_run,
+        summarize,
+        summarize_attack,
+    )
+    from smoothcert.analysis._render import section
+    from smoothcert.analysis.abstention import overlap_to_json
+    from smoothcert.analysis.envelope import envelope_to_json
+    from smoothcert.analysis.runs import attack_runs, certification_runs, labelled_runs
+    from smoothcert.analysis.tables import json_safe
+
     radii, level = _check(args)
     runs = common.renamed([load_run(f) for f in args.files], args.name)
     labelled, certified, attacks = labelled_runs(runs), certification_runs(runs), attack_runs(runs)
@@ -131,7 +135,8 @@ def run(args: argparse.Namespace) -> int:
         out = json.loads(format_table(summaries, radii, "json"))
         if attacks:
             out["attack"] = json_safe(attack_summaries)
-        to_json: dict[str, Callable[[Any], Any]] = {"abstention": overlap_to_json, "envelope": envelope_to_json, "groups": lambda v: v}
+        to_json: dict[str, Callable[[Any], Any]] = {
+            "abstention": overlap_to_json, "envelope": envelope_to_json, "groups": lambda v: v}
         out.update({key: json_safe(to_json[key](value)) for key, _, value in extras})
         text = json.dumps(out, allow_nan=False)
     else:

@@ -29,10 +29,12 @@ SUBCOMMANDS: dict[str, str] = {
     "certify": "CERTIFY every K-th example of a dataset, or decide target radii sequentially; rerunning resumes.",
     "predict": "PREDICT with abstention on every K-th example; rerunning with the same arguments resumes.",
     "attack": "Empirical robust accuracy: attack the smoothed classifier, then PREDICT on the attacked input.",
-    "analyze": "Certified-accuracy tables, ACR, abstention, groups, envelope and plots from certification TSVs.",
+    "analyze": "Certified-accuracy tables (with intervals), ACR, abstention, robust accuracy, groups, envelope "
+               "and plots.",
     "budget": "The Monte Carlo budget: largest certifiable radius for N, and samples needed for a radius.",
     "margins": "Margin diagnostics of checkpoints: logit margin under noise and input-space margin (attack).",
-    "report": "One self-contained HTML report of certification runs (tables, plots, manifests, configs, logs).",
+    "report": "One self-contained HTML report of certify, predict and attack runs (tables, plots, manifests, "
+              "configs, logs).",
     "reproduce": "Reproduce a paper's table: train each recipe, certify, compare with the published numbers.",
     "convert": "Convert a checkpoint of the original randomized-smoothing code into a smoothcert checkpoint.",
     "demo": "The main job on bundled data: train Gaussian digits models at two sigmas, certify, tabulate, plot.",

@@ -5,9 +5,6 @@ from __future__ import annotations
 import argparse
 import sys
 
-from smoothcert.analysis import load_run
-from smoothcert.analysis.intervals import check_level
-from smoothcert.analysis.runs import labelled_runs
 from smoothcert.cli import _analysis_args as common
 from smoothcert.cli._args import nonnegative_int
 from smoothcert.errors import UserError
@@ -37,7 +34,10 @@ def run(args: argparse.Namespace) -> int:
             or group spec, an unreadable TSV, or an ``--out`` that is a
             directory or does not end in .html/.htm.
     """
+    from smoothcert.analysis import load_run
+    from smoothcert.analysis.intervals import check_level
     from smoothcert.analysis.report import build_report, collect_inputs, write_report
+    from smoothcert.analysis.runs import labelled_runs
 
     radii = common.radii(args.radii)
     level = check_level(args.ci_level)

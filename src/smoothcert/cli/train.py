@@ -10,11 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from smoothcert.cli._args import nonnegative_int, positive_float, positive_int
-from smoothcert.data.locations import resolve_data_dir
 from smoothcert.errors import UserError
-from smoothcert.runtime import distributed
-from smoothcert.train.config import load_yaml, resolve_config
-from smoothcert.train.trainer import train
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -57,6 +53,8 @@ def resume_argv(argv: Sequence[str]) -> list[str]:
 def run(args: argparse.Namespace) -> int:
     from smoothcert.cli._warnings import warn_sigma
     from smoothcert.runtime import distributed
+    from smoothcert.train.config import resolve_config
+    from smoothcert.train.trainer import train
 
     flags = {
         "dataset": args.dataset, "arch": args.arch, "method": args.method, "sigma": args.sigma,
@@ -77,6 +75,10 @@ def run(args: argparse.Namespace) -> int:
 
 def _data_dir(config: dict[str, Any], args: argparse.Namespace) -> str | None:
     """The directory training reads, recorded (absolute) in the run's config so that certify finds it again."""
+    from smoothcert.data.locations import resolve_data_dir
+    from smoothcert.runtime import distributed
+    from smoothcert.train.config import load_yaml
+
     recorded = None
     if args.resume and (Path(args.out) / "config.yaml").is_file():
         try:
