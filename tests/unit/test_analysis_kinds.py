@@ -216,13 +216,11 @@ def test_writers_columns_are_the_readers(tmp_path):
     """The columns `predict`, `attack` and `certify --mode sequential` write are those the readers expect."""
     from smoothcert.analysis.predictions import PREDICT_COLUMNS
     from smoothcert.certify import rows
-    from smoothcert.cli.attack import column_names
-    from smoothcert.cli.certify import SEQUENTIAL_COLUMNS
 
     assert tuple(rows.PREDICT_COLUMNS) == PREDICT_COLUMNS
-    head = "\t".join(column_names([0.0, 0.25, 1.0])) + "\n"
+    head = "\t".join(rows.attack_columns([0.0, 0.25, 1.0])) + "\n"
     assert load_run(write(tmp_path, "a.tsv", head)).eps == (0.0, 0.25, 1.0)
-    assert load_run(write(tmp_path, "s.tsv", "\t".join(SEQUENTIAL_COLUMNS) + "\n")).kind == "sequential"
+    assert load_run(write(tmp_path, "s.tsv", "\t".join(rows.SEQUENTIAL_COLUMNS) + "\n")).kind == "sequential"
 
 
 # ---------------------------------------------------------------- attack

@@ -89,7 +89,8 @@ def default_dirs(name: str) -> list[tuple[str, Path | None]]:
 
 
 def download_dir(name: str, given: str | Path | None = None) -> Path:
-    """Where ``smoothcert download`` puts dataset ``name``: ``given``, else ``$SMOOTHCERT_DATA_DIR/<name>``, else the cache."""
+    """Where ``smoothcert download`` puts dataset ``name``: ``given``, else ``$SMOOTHCERT_DATA_DIR/<name>``, else the
+    cache."""
     if given is not None:
         return Path(given)
     env = os.environ.get(DATA_DIR_ENV)
@@ -174,4 +175,5 @@ def resolve_data_dir(dataset: str, given: str | Path | None = None, recorded: st
         raise UserError(f"dataset {dataset} needs --data-dir DIR holding {layout.expected}")
     looked = ", ".join(f"{label} ({_why_not(layout, path, split)})" for label, path in places)
     what = f"{dataset} ({split} split)" if split else dataset
-    raise UserError(f"{what} not found: looked in {looked} for {layout.expected}; {_how_to_get(dataset, layout, given_path)}")
+    raise UserError(f"{what} not found: looked in {looked} for {layout.expected}; "
+                    f"{_how_to_get(dataset, layout, given_path)}")
