@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from smoothcert.cli._args import nonnegative_int, positive_float, positive_int
+from smoothcert.cli._args import nonnegative_float, nonnegative_int, positive_float, positive_int
 from smoothcert.runtime import distributed
 from smoothcert.train.config import resolve_config
 from smoothcert.train.trainer import train
@@ -13,9 +13,11 @@ from smoothcert.train.trainer import train
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dataset", help="dataset name (digits, mnist, synthetic, ...)")
-    parser.add_argument("--arch", help="architecture name (digits_cnn, lenet, mlp, ...)")
-    parser.add_argument("--method", help="training method (default gaussian)")
-    parser.add_argument("--sigma", type=positive_float, help="noise level sigma, in [0,1]-pixel units")
+    parser.add_argument("--arch", help="architecture name (digits_cnn, lenet, mlp, ...; dncnn for a denoiser)")
+    parser.add_argument("--method", help="training method (default gaussian; standard: no noise; "
+                                         "denoise_mse, denoise_stability: a denoiser)")
+    parser.add_argument("--sigma", type=nonnegative_float,
+                        help="noise level sigma, in [0,1]-pixel units (> 0; none or 0 for method standard)")
     parser.add_argument("--out", required=True, help="run directory: checkpoint.pt, config.yaml, log.csv")
     parser.add_argument("--epochs", type=positive_int)
     parser.add_argument("--batch-size", type=positive_int)
@@ -27,7 +29,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", help="YAML recipe, e.g. configs/digits/gaussian_0.25.yaml")
     parser.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
     parser.add_argument("--quiet", action="store_true", help="no progress bars or epoch lines")
-    parser.add_argument("overrides", nargs="*", metavar="key=value", help="config overrides, e.g. method_args.num_noise=4")
+    parser.add_argument("overrides", nargs="*", metavar="key=value",
+                        help="config overrides, e.g. method_args.num_noise=4, arch_args.depth=8, "
+                             "method_args.classifier=RUN, init=RUN")
 
 
 def run(args: argparse.Namespace) -> int:

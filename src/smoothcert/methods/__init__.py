@@ -1,9 +1,23 @@
-"""Training objectives for base classifiers of smoothed models, registered by name."""
+"""Training objectives for base classifiers and denoisers of smoothed models, registered by name."""
 
 # Importing the modules registers the methods.
 from smoothcert.methods import (  # noqa: F401
-    consistency, consistency_smoothadv, gaussian, macer, smoothadv, stability,
+    consistency,
+    consistency_smoothadv,
+    denoise,
+    gaussian,
+    macer,
+    smoothadv,
+    stability,
+    standard,
 )
-from smoothcert.methods.base import Method, TrainingMethod, create_method, list_methods, register_method
+from smoothcert.methods.base import (
+    Method,
+    TrainingMethod,
+    create_method,
+    list_methods,
+    method_class,
+    register_method,
+)
 
-__all__ = ["Method", "TrainingMethod", "create_method", "list_methods", "register_method"]
+__all__ = ["Method", "TrainingMethod", "create_method", "list_methods", "method_class", "register_method"]
