@@ -17,7 +17,7 @@ from torch import nn
 from smoothcert.errors import UserError
 from smoothcert.methods import create_method
 from smoothcert.methods.denoise import freeze
-from smoothcert.models import create_model
+from smoothcert.models import create_model, is_denoiser
 from smoothcert.models.dncnn import DnCNN
 from smoothcert.train.builders import build_optimizer
 from smoothcert.train.config import resolve_config
@@ -186,3 +186,4 @@ def test_dncnn_options_reach_the_builder_and_unknown_ones_are_refused() -> None:
     with pytest.raises(UserError, match="depth >= 2"):
         create_model("dncnn", 10, (1, 8, 8), depth=1)
     assert math.isclose(create_model("dncnn", 10, (1, 8, 8))[1].net[3].momentum, 0.95)
+    assert is_denoiser("dncnn") and not any(is_denoiser(name) for name in ("lenet", "mlp", "digits_cnn"))

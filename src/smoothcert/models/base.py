@@ -23,9 +23,22 @@ Builder = Callable[..., nn.Module]
 _MODELS: Registry[Builder] = Registry("model")
 
 
-def register_model(name: str) -> Callable[[Builder], Builder]:
-    """Decorator registering a builder ``(num_classes, input_shape, **options) -> nn.Module``."""
+_DENOISERS: set[str] = set()
+
+
+def register_model(name: str, *, denoiser: bool = False) -> Callable[[Builder], Builder]:
+    """Decorator registering a builder ``(num_classes, input_shape, **options) -> nn.Module``.
+
+    ``denoiser=True`` marks an image-to-image network (output of the input's shape, no logits).
+    """
+    if denoiser:
+        _DENOISERS.add(name)
     return _MODELS.register(name)
+
+
+def is_denoiser(name: str) -> bool:
+    """Whether architecture ``name`` was registered as a denoiser (its output has the input's shape)."""
+    return name in _DENOISERS
 
 
 def create_model(

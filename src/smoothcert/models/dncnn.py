@@ -66,7 +66,7 @@ class DnCNN(nn.Module):
         return noisy - self.net(noisy)
 
 
-@register_model("dncnn")
+@register_model("dncnn", denoiser=True)
 def dncnn(num_classes: int, input_shape: tuple[int, ...], *, depth: int = 17, width: int = 64,
           bn_eps: float = 1e-4, bn_momentum: float = 0.95) -> nn.Module:
     """The DnCNN denoiser for images of ``input_shape`` (C, H, W); ``num_classes`` is not used.
