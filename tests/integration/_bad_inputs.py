@@ -65,6 +65,11 @@ def _train(*extra: str, out: str = "newrun") -> list[str]:
             "--quiet", *extra]
 
 
+def _train_dncnn(method: str = "gaussian", *overrides: str) -> list[str]:
+    return ["train", "--dataset", "synthetic", "--arch", "dncnn", "--method", method, "--sigma", "0.25", "--out",
+            "newrun", "--epochs", "1", "--quiet", "arch_args.depth=2", *overrides]
+
+
 CASES = [
     # flag values
     Case("sigma-zero", _certify("ckpt/good.pt", "--sigma", "0"), "--sigma", "--sigma 0"),
@@ -99,6 +104,7 @@ CASES = [
     Case("ckpt-unsafe", _certify("ckpt/malicious.pt"), "not a loadable checkpoint", "pickle that would run code"),
     Case("convert-unsafe", ["convert", "ckpt/malicious.pt", "--out", "ckpt/converted.pt", "--sigma", "0.25"],
          "not a loadable checkpoint", "smoothcert convert on a pickle that would run code"),
+    Case("ckpt-no-sigma", _certify("ckpt/standard.pt"), "pass --sigma", "a noise-free classifier, no --sigma"),
     Case("ckpt-nan-weights", _certify("ckpt/nan.pt"), "NaN or infinite", "weights are NaN"),
     Case("ckpt-nan-logits", _certify("ckpt/overflow.pt"), "non-finite logits", "finite weights whose logits are NaN"),
     Case("ckpt-other-arch", _certify("ckpt/otherarch.pt"), "do not fit architecture", "weights of another arch",
@@ -189,6 +195,21 @@ CASES = [
          "does not exist", "catrs, pretrained model missing"),
     Case("train-catrs-pretrained-other-dataset", _train("--method", "catrs", "method_args.pretrained=ckpt/digits.pt"),
          "not on synthetic", "catrs, pretrained model of another dataset"),
+    Case("train-standard-sigma", ["train", "--dataset", "synthetic", "--arch", "mlp", "--method", "standard",
+                                  "--sigma", "0.25", "--out", "newrun"], "takes no sigma", "--method standard --sigma"),
+    Case("train-denoiser-method-classifier-arch", _train("--method", "denoise_mse"), "trains a denoiser",
+         "--method denoise_mse --arch mlp"),
+    Case("train-classifier-method-denoiser-arch", _train_dncnn(), "trains a classifier", "--arch dncnn, gaussian"),
+    Case("train-stability-no-classifier", _train_dncnn("denoise_stability"), "method_args.classifier",
+         "denoise_stability without a classifier"),
+    Case("train-stability-denoiser-as-classifier", _train_dncnn("denoise_stability",
+                                                                "method_args.classifier=ckpt/denoiser.pt"),
+         "not a classifier", "a denoiser as the classifier"),
+    Case("train-stability-classifier-other-data", _train_dncnn("denoise_stability",
+                                                               "method_args.classifier=ckpt/digits.pt"),
+         "classifier of this dataset", "a classifier of 8x8 digits for 4x4 inputs"),
+    Case("train-init-classifier-for-denoiser", _train_dncnn("denoise_mse", "init=ckpt/good.pt"),
+         "not a denoiser", "init= a classifier"),
     # analysis
     Case("analyze-missing", ["analyze", "out/missing.tsv"], "missing.tsv", "TSV missing"),
     Case("analyze-not-tsv", ["analyze", "text.txt"], "text.txt", "a text file"),
@@ -237,6 +258,11 @@ def _checkpoints(ckpt: Path) -> None:
     digits = create_model("mlp", 10, (1, 8, 8), (0.3,), (0.4,)).state_dict()
     save_checkpoint(ckpt / "digits.pt", {**meta, "dataset": "digits", "num_classes": 10, "input_shape": [1, 8, 8],
                                          "state_dict": digits})
+    save_checkpoint(ckpt / "standard.pt", {**meta, "method": "standard", "sigma": None, "state_dict": state})
+    denoiser = create_model("dncnn", 4, (1, 4, 4), depth=2).state_dict()
+    save_checkpoint(ckpt / "denoiser.pt", {**meta, "arch": "dncnn", "arch_args": {"depth": 2}, "mean": [0.0],
+                                           "std": [1.0], "method": "denoise_mse", "role": "denoiser",
+                                           "state_dict": denoiser})
     assert load_checkpoint(ckpt / "good.pt")["arch"] == "mlp"
 
 

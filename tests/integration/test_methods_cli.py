@@ -32,14 +32,27 @@ FAST = {
 }
 
 
+def _model_args(name: str, classifier: Path) -> tuple[list[str], list[str]]:
+    """Flags and overrides a method needs: a denoiser arch, a frozen classifier, or no sigma."""
+    denoiser = ["arch_args.depth=3", "arch_args.width=8"]
+    if name == "standard":
+        return ["--arch", "digits_cnn"], []
+    if name == "denoise_mse":
+        return ["--arch", "dncnn", "--sigma", "0.5"], denoiser
+    if name == "denoise_stability":
+        return ["--arch", "dncnn", "--sigma", "0.5"], [*denoiser, f"method_args.classifier={classifier}"]
+    return ["--arch", "digits_cnn", "--sigma", "0.5"], []
+
+
 @pytest.mark.parametrize("name", list_methods())
-def test_every_method_trains_an_epoch_from_the_cli(tmp_path: Path, name: str, request: pytest.FixtureRequest) -> None:
+def test_every_method_trains_an_epoch_from_the_cli(tmp_path: Path, name: str, digits_run: Path) -> None:
     out = tmp_path / name
+    flags, overrides = _model_args(name, digits_run)
     # CAT-RS reads the smoothed prediction of a Gaussian-trained model: the session's digits run
-    pretrained = [f"method_args.pretrained={request.getfixturevalue('digits_run')}"] if name == "catrs" else []
-    status = main(["train", "--dataset", "digits", "--arch", "digits_cnn", "--method", name, "--sigma", "0.5",
+    pretrained = [f"method_args.pretrained={digits_run}"] if name == "catrs" else []
+    status = main(["train", "--dataset", "digits", "--method", name, *flags,
                    "--out", str(out), "--epochs", "1", "--batch-size", "128", "--lr", "0.05", "--quiet",
-                   "eval_noise=false", *FAST.get(name, []), *pretrained])
+                   "eval_noise=false", *overrides, *FAST.get(name, []), *pretrained])
     assert status == 0
     with open(out / "log.csv", newline="") as fh:
         (row,) = list(csv.DictReader(fh))

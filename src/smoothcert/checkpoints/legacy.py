@@ -163,6 +163,9 @@ def sigma_or_error(ckpt: dict[str, Any], given: float | None) -> float:
         return float(given)
     if ckpt.get("sigma") is not None:
         return float(ckpt["sigma"])
+    if ckpt.get("method") != "legacy":  # a native checkpoint without sigma: trained without noise (standard)
+        raise UserError(f"checkpoint was trained without noise (method {ckpt.get('method')}), so it has no sigma "
+                        "to default to; pass --sigma S")
     legacy = ckpt.get("legacy") or {}
     hint = legacy.get("sigma_hint")
     suggestion = f" (its path suggests --sigma {hint:g})" if hint is not None else ""

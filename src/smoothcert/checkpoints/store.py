@@ -2,9 +2,12 @@
 
 A checkpoint records everything needed to certify the model correctly without
 the user remembering how it was trained: ``arch``, ``dataset``, ``num_classes``,
-``input_shape``, ``mean``/``std`` (the NormalizeLayer), training ``sigma``,
-``method``, the resolved ``config``, plus ``state_dict`` and, for resuming,
-``epoch``, ``optimizer``, ``scheduler`` and ``rng_state``.
+``input_shape``, ``mean``/``std`` (the NormalizeLayer), training ``sigma`` (None for a
+noise-free classifier), ``method``, the resolved ``config``, plus ``state_dict`` and, for resuming,
+``epoch``, ``optimizer``, ``scheduler`` and ``rng_state``. Newer checkpoints also hold
+``arch_args`` (the architecture's options, e.g. a DnCNN's depth), ``role`` (``"classifier"`` or
+``"denoiser"``) and, for a denoiser fine-tuned against a classifier or a run started from another's
+weights, ``classifier`` / ``init``: the path, SHA-256 and architecture of that file.
 """
 
 from __future__ import annotations
@@ -68,8 +71,9 @@ def load_checkpoint(path: str | Path, *, legacy_normalization: str | None = None
 
 
 def model_from_checkpoint(ckpt: dict[str, Any]) -> nn.Module:
-    """Rebuild the model (normalization first) and load its weights."""
-    model = create_model(ckpt["arch"], int(ckpt["num_classes"]), tuple(ckpt["input_shape"]), ckpt["mean"], ckpt["std"])
+    """Rebuild the model (normalization first, with the checkpoint's ``arch_args``) and load its weights."""
+    model = create_model(ckpt["arch"], int(ckpt["num_classes"]), tuple(ckpt["input_shape"]), ckpt["mean"], ckpt["std"],
+                         **dict(ckpt.get("arch_args") or {}))
     try:
         model.load_state_dict(ckpt["state_dict"])
     except RuntimeError as exc:

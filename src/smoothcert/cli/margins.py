@@ -78,6 +78,7 @@ def run(args: argparse.Namespace) -> int:
     from smoothcert.analysis.margin_files import format_margin_summary, margins_tsv
     from smoothcert.analysis.margins import margin_rows
     from smoothcert.certify.rows import select_indices
+    from smoothcert.checkpoints.legacy import sigma_or_error
     from smoothcert.checkpoints.store import checkpoint_path, file_sha256
     from smoothcert.cli._model import load_model_and_data
     from smoothcert.runtime.progress import progress
@@ -87,7 +88,7 @@ def run(args: argparse.Namespace) -> int:
     for ckpt_arg, name in zip(args.checkpoints, names, strict=True):
         ckpt, model, data, device = load_model_and_data(ckpt_arg, args.dataset, args.split, args.data_dir,
                                                         args.device, download=args.download)
-        sigma = args.sigma if args.sigma is not None else float(ckpt["sigma"])
+        sigma = sigma_or_error(ckpt, args.sigma)
         attack = None
         if not args.no_attack:
             eps_max = args.eps_max if args.eps_max is not None else 4 * sigma
@@ -101,7 +102,8 @@ def run(args: argparse.Namespace) -> int:
             progress=functools.partial(progress, desc=f"margins {name}", disable=args.quiet, unit="batch"))
         path = checkpoint_path(ckpt_arg)
         models.append({"name": name, "checkpoint_path": str(path.resolve()), "checkpoint_sha256": file_sha256(path),
-                       "arch": ckpt["arch"], "method": ckpt["method"], "train_sigma": float(ckpt["sigma"]),
+                       "arch": ckpt["arch"], "method": ckpt["method"],
+                       "train_sigma": None if ckpt["sigma"] is None else float(ckpt["sigma"]),
                        "dataset": data.info.name, "sigma": sigma, "attack": attack})
     manifest = {"command": "margins", "models": models, "split": args.split, "num_noise": args.num_noise,
                 "skip": args.skip, "max": args.max, "seed": args.seed, "device": str(device),

@@ -9,15 +9,17 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from smoothcert.cli._args import nonnegative_int, positive_float, positive_int
+from smoothcert.cli._args import nonnegative_float, nonnegative_int, positive_float, positive_int
 from smoothcert.errors import UserError
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dataset", help="dataset name (digits, mnist, synthetic, ...)")
-    parser.add_argument("--arch", help="architecture name (digits_cnn, lenet, mlp, ...)")
-    parser.add_argument("--method", help="training method (default gaussian)")
-    parser.add_argument("--sigma", type=positive_float, help="noise level sigma, in [0,1]-pixel units")
+    parser.add_argument("--arch", help="architecture name (digits_cnn, lenet, mlp, ...; dncnn for a denoiser)")
+    parser.add_argument("--method", help="training method (default gaussian; standard: no noise; "
+                                         "denoise_mse, denoise_stability: a denoiser)")
+    parser.add_argument("--sigma", type=nonnegative_float,
+                        help="noise level sigma, in [0,1]-pixel units (> 0; none or 0 for method standard)")
     parser.add_argument("--out", required=True, help="run directory: checkpoint.pt, config.yaml, log.csv")
     parser.add_argument("--epochs", type=positive_int)
     parser.add_argument("--batch-size", type=positive_int)
@@ -33,7 +35,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
     parser.add_argument("--quiet", action="store_true", help="no progress bars or epoch lines")
     parser.add_argument("overrides", nargs="*", metavar="key=value",
-                        help="config overrides, e.g. method_args.num_noise=4")
+                        help="config overrides, e.g. method_args.num_noise=4, arch_args.depth=8, "
+                             "method_args.classifier=RUN, init=RUN")
 
 
 def resume_argv(argv: Sequence[str]) -> list[str]:

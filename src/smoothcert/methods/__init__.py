@@ -1,15 +1,17 @@
-"""Training objectives for base classifiers of smoothed models, registered by name."""
+"""Training objectives for base classifiers and denoisers of smoothed models, registered by name."""
 
 # Importing the modules registers the methods.
 from smoothcert.methods import (  # noqa: F401
     catrs,
     consistency,
     consistency_smoothadv,
+    denoise,
     gaussian,
     macer,
     smoothadv,
     smoothmix,
     stability,
+    standard,
 )
 from smoothcert.methods.base import (
     Method,
@@ -17,7 +19,9 @@ from smoothcert.methods.base import (
     TrainingMethod,
     create_method,
     list_methods,
+    method_class,
     register_method,
 )
 
-__all__ = ["Method", "SmoothedPredictionSpec", "TrainingMethod", "create_method", "list_methods", "register_method"]
+__all__ = ["Method", "SmoothedPredictionSpec", "TrainingMethod", "create_method", "list_methods", "method_class",
+           "register_method"]

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from smoothcert._registry import Registry
@@ -63,7 +64,16 @@ class SmoothedPredictionSpec:
 
 
 class Method:
-    """Base class: stores ``sigma``, ignores ``set_epoch``, prints its options in ``repr``."""
+    """Base class: stores ``sigma``, ignores ``set_epoch``, prints its options in ``repr``.
+
+    Class attributes the training loop reads: ``trains`` is ``"classifier"`` (the
+    model maps a batch to logits) or ``"denoiser"`` (the model maps a batch of
+    images to images of the same shape); ``noise_free`` is True for a method
+    that takes no sigma (its checkpoint records none).
+    """
+
+    trains: str = "classifier"
+    noise_free: bool = False
 
     def __init__(self, *, sigma: float) -> None:
         if sigma < 0:
@@ -74,6 +84,16 @@ class Method:
     def set_epoch(self, epoch: int) -> None:
         """Called by the training loop at the start of each epoch (0-based)."""
         self.epoch = epoch
+
+    def test_sums(self, model: nn.Module, inputs: torch.Tensor, noisy_inputs: torch.Tensor,
+                  targets: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Sums over a test batch of the metrics the training loop logs each epoch (it divides by the count).
+
+        The default, for classifiers: correct predictions on the noisy inputs
+        (``test_acc_noisy``; ``test_acc`` for a noise-free method, whose inputs are clean).
+        """
+        key = "test_acc" if self.noise_free else "test_acc_noisy"
+        return {key: (model(noisy_inputs).argmax(dim=1) == targets).sum()}
 
     def options(self) -> dict[str, object]:
         """The constructor arguments, as given (for repr and the run's config)."""
@@ -124,6 +144,16 @@ def check_number(method: str, key: str, value: object, unit: str = "") -> None:
     """``UserError`` unless ``value`` is a finite number (not a bool) >= 0; ``unit`` is added to the message."""
     if not (isinstance(value, (int, float)) and not isinstance(value, bool) and 0 <= value < float("inf")):
         raise UserError(f"{method}: {key} must be a number >= 0{unit}, got {value!r}")
+def method_class(name: str) -> MethodClass:
+    """The class registered as ``name`` (its ``trains`` and ``noise_free`` attributes); a ``UserError`` if unknown."""
+    return _METHODS.get(name)
+
+
+def classification_terms(logits: torch.Tensor, targets: torch.Tensor) -> dict[str, torch.Tensor]:
+    """``{"loss", "ce", "acc"}``: mean cross-entropy (with gradients), and its detached value and accuracy."""
+    loss = F.cross_entropy(logits, targets)
+    acc = (logits.argmax(dim=1) == targets).float().mean()
+    return {"loss": loss, "ce": loss.detach(), "acc": acc.detach()}
 
 
 def noisy(inputs: torch.Tensor, sigma: float) -> torch.Tensor:

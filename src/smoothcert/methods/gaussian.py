@@ -7,10 +7,9 @@ Minimises the cross-entropy of the base classifier on ``x + delta``,
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
-from smoothcert.methods.base import Method, noisy, register_method
+from smoothcert.methods.base import Method, classification_terms, noisy, register_method
 
 
 @register_method("gaussian")
@@ -26,7 +25,4 @@ class Gaussian(Method):
         super().__init__(sigma=sigma)
 
     def __call__(self, model: nn.Module, inputs: torch.Tensor, targets: torch.Tensor) -> dict[str, torch.Tensor]:
-        logits = model(noisy(inputs, self.sigma))
-        loss = F.cross_entropy(logits, targets)
-        acc = (logits.argmax(dim=1) == targets).float().mean()
-        return {"loss": loss, "ce": loss.detach(), "acc": acc.detach()}
+        return classification_terms(model(noisy(inputs, self.sigma)), targets)

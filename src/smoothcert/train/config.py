@@ -19,6 +19,7 @@ from smoothcert.recipes import read_config
 DEFAULTS: dict[str, Any] = {
     "dataset": None,
     "arch": None,
+    "arch_args": {},  # options of the architecture, e.g. {depth: 8, width: 32} for dncnn
     "method": "gaussian",
     "sigma": None,
     "method_args": {},
@@ -36,8 +37,10 @@ DEFAULTS: dict[str, Any] = {
     "data_dir": None,
     "device": "auto",
     "eval_noise": True,  # log test accuracy under one noise draw each epoch
+    "init": None,  # run directory or checkpoint whose weights the model starts from (same arch), e.g. an MSE denoiser
 }
-REQUIRED = ("dataset", "arch", "sigma")
+REQUIRED = ("dataset", "arch")
+NESTED = ("method_args", "arch_args")  # mappings merged key by key; overrides may name method_args.<key>
 
 
 def load_yaml(source: str | Path) -> dict[str, Any]:
@@ -73,9 +76,9 @@ def _merge(base: dict[str, Any], update: Mapping[str, Any], where: str) -> None:
     for key, value in update.items():
         if key not in base:
             raise UserError(f"unknown config key {key!r} in {where}; known: {', '.join(sorted(base))}")
-        if key == "method_args":
+        if key in NESTED:
             if not isinstance(value, Mapping):
-                raise UserError(f"method_args in {where} must be a mapping")
+                raise UserError(f"{key} in {where} must be a mapping")
             base[key] = {**base[key], **value}
         else:
             base[key] = value
@@ -93,23 +96,27 @@ def resolve_config(
     _merge(config, {k: v for k, v in (flags or {}).items() if v is not None}, "the command line")
     for text in overrides:
         keys, value = parse_override(text)
-        if keys[0] == "method_args" and len(keys) == 2:
-            _merge(config, {"method_args": {keys[1]: value}}, f"override {text!r}")
+        if keys[0] in NESTED and len(keys) == 2:
+            _merge(config, {keys[0]: {keys[1]: value}}, f"override {text!r}")
         elif len(keys) == 1:
             _merge(config, {keys[0]: value}, f"override {text!r}")
         else:
-            raise UserError(f"override {text!r}: only method_args.<name> may be nested")
+            raise UserError(f"override {text!r}: only method_args.<name> and arch_args.<name> may be nested")
     validate(config)
     return config
 
 
-def validate(config: Mapping[str, Any]) -> None:
-    """Check types and ranges; a ``UserError`` naming the bad key otherwise."""
+def validate(config: dict[str, Any]) -> None:
+    """Check types and ranges; a ``UserError`` naming the bad key otherwise.
+
+    ``sigma`` must be > 0, except for a noise-free method (``standard``), which
+    takes none: there it may be left out or 0, and is stored as None.
+    """
     missing = [key for key in REQUIRED if config.get(key) is None]
     if missing:
         raise UserError(f"missing {', '.join(missing)}: give --{missing[0].replace('_', '-')} or set it in --config")
+    _validate_sigma(config)
     checks = {
-        "sigma": lambda v: isinstance(v, (int, float)) and v > 0,
         "epochs": lambda v: isinstance(v, int) and v >= 1,
         "batch_size": lambda v: isinstance(v, int) and v >= 1,
         "lr": lambda v: isinstance(v, (int, float)) and v > 0,
@@ -121,7 +128,25 @@ def validate(config: Mapping[str, Any]) -> None:
         "seed": lambda v: isinstance(v, int) and v >= 0,
         "optimizer": lambda v: v in ("sgd", "adam"),
         "normalize": lambda v: isinstance(v, bool),
+        "init": lambda v: v is None or (isinstance(v, str) and v != ""),
     }
     for key, ok in checks.items():
         if not ok(config[key]):
             raise UserError(f"bad value for {key}: {config[key]!r}")
+
+
+def _validate_sigma(config: dict[str, Any]) -> None:
+    from smoothcert.methods import method_class  # the method says whether it takes noise
+
+    sigma, method = config["sigma"], config["method"]
+    if sigma is not None and (isinstance(sigma, bool) or not isinstance(sigma, (int, float))):
+        raise UserError(f"bad value for sigma: {sigma!r}")
+    if getattr(method_class(method), "noise_free", False):
+        if sigma not in (None, 0):
+            raise UserError(f"method {method} trains on clean inputs and takes no sigma (got {sigma}); drop --sigma "
+                            "(certify takes --sigma)")
+        config["sigma"] = None
+    elif sigma is None:
+        raise UserError(f"missing sigma: method {method} trains under noise; give --sigma S or set it in --config")
+    elif not sigma > 0:
+        raise UserError(f"bad value for sigma: {sigma!r} (method {method} needs sigma > 0)")

@@ -24,13 +24,15 @@ from smoothcert.checkpoints.store import CHECKPOINT_NAME, load_checkpoint, save_
 from smoothcert.data import TensorData, create_dataset
 from smoothcert.data.batches import BatchLoader
 from smoothcert.errors import UserError
-from smoothcert.methods import TrainingMethod, create_method
-from smoothcert.models import create_model
+from smoothcert.methods import TrainingMethod
 from smoothcert.runtime import distributed
 from smoothcert.runtime.devices import resolve_device
 from smoothcert.runtime.progress import progress
+from smoothcert.train.builders import build_method, build_model, build_optimizer, load_init, normalization, trains
 from smoothcert.train.config import DEFAULTS
 from smoothcert.train.prepass import describe, smoothed_prediction
+
+__all__ = ["build_method", "build_model", "build_optimizer", "changed_settings", "train"]
 
 LOG_NAME = "log.csv"
 CONFIG_NAME = "config.yaml"
@@ -51,55 +53,30 @@ def changed_settings(trained: dict[str, Any], config: dict[str, Any]) -> str:
                      if key not in RESUME_FREE and before.get(key) != config[key])
 
 
-def build_optimizer(config: dict[str, Any], model: nn.Module) -> tuple[torch.optim.Optimizer, Any]:
-    """SGD with momentum or Adam, and a step schedule: epoch e (from 0) trains at
-    ``lr * lr_gamma ** (max(e - lr_delay, 0) // lr_step)``.
-
-    ``lr_delay = 0`` is the usual ``StepLR``. ``lr_delay = 1`` is the schedule of the
-    scripts that call ``scheduler.step(epoch)`` *after* each epoch (Jeong & Shin's
-    ``train_*.py``): every decay comes one epoch late, e.g. 31 epochs at lr, then 30
-    at lr/10 and 29 at lr/100 in 90 epochs with lr_step 30.
-    """
-    params = model.parameters()
-    if config["optimizer"] == "adam":
-        opt: torch.optim.Optimizer = torch.optim.Adam(params, lr=config["lr"], weight_decay=config["weight_decay"])
-    else:
-        opt = torch.optim.SGD(params, lr=config["lr"], momentum=config["momentum"], weight_decay=config["weight_decay"])
-    step, gamma, delay = config["lr_step"], config["lr_gamma"], config["lr_delay"]
-    if delay == 0:  # StepLR itself, so that runs and checkpoints from before lr_delay existed resume unchanged
-        return opt, torch.optim.lr_scheduler.StepLR(opt, step_size=step, gamma=gamma)
-    return opt, torch.optim.lr_scheduler.LambdaLR(opt, lambda epoch: gamma ** (max(epoch - delay, 0) // step))
-
-
-def build_model(config: dict[str, Any], data: TensorData) -> nn.Module:
-    """The architecture with its NormalizeLayer (dataset statistics, or identity)."""
-    info = data.info
-    mean, std = (info.mean, info.std) if config["normalize"] else ((0.0,), (1.0,))
-    return create_model(config["arch"], info.num_classes, info.input_shape, mean, std)
-
-
-def build_method(config: dict[str, Any]) -> TrainingMethod:
-    """The training method with ``sigma`` and its ``method_args``."""
-    return create_method(config["method"], sigma=config["sigma"], **config["method_args"])
-
-
 def _epoch_order(n: int, seed: int, epoch: int, device: torch.device) -> torch.Tensor:
     gen = torch.Generator().manual_seed(seed * 100_003 + epoch)
     return torch.randperm(n, generator=gen).to(device)
 
 
-def _noisy_accuracy(model: nn.Module, data: TensorData, sigma: float, device: torch.device, seed: int) -> float:
-    """Accuracy of the base model on test images under one seeded noise draw each."""
+def _test_metrics(model: nn.Module, method: TrainingMethod, data: TensorData, sigma: float | None,
+                  device: torch.device, seed: int) -> dict[str, float]:
+    """The method's test metrics (default: accuracy) on test images under one seeded noise draw each.
+
+    The method's ``test_sums(model, clean, noisy, labels)`` gives sums over a batch; they are
+    divided by the number of images. Without noise (a noise-free method) the inputs are clean.
+    """
     model.eval()
     gen = torch.Generator(device=device).manual_seed(seed)
-    correct = 0
+    sums: dict[str, float] = {}
+    test_sums = getattr(method, "test_sums", None) or _accuracy_sums
     with torch.inference_mode():
         for start in range(0, len(data), 1000):
             x = data.images[start : start + 1000].to(device)
             y = data.labels[start : start + 1000].to(device)
-            noise = torch.randn(x.shape, generator=gen, device=device) * sigma
-            correct += int((model(x + noise).argmax(1) == y).sum())
-    return correct / max(len(data), 1)
+            noisy = x + torch.randn(x.shape, generator=gen, device=device) * sigma if sigma else x
+            for key, value in test_sums(model, x, noisy, y).items():
+                sums[key] = sums.get(key, 0.0) + float(value)
+    return {key: value / max(len(data), 1) for key, value in sums.items()}
 
 
 def _trim_log(path: Path, epochs_done: int) -> None:
@@ -158,11 +135,15 @@ def train(config: dict[str, Any], out_dir: str | Path, resume: bool = False, qui
     train_data = create_dataset(config["dataset"], "train", config["data_dir"])
     test_data = create_dataset(config["dataset"], "test", config["data_dir"]) if config["eval_noise"] else None
     torch.manual_seed(config["seed"])
-    model = build_model(config, train_data).to(device)
-    method = build_method(config)
+    model = build_model(config, train_data)
+    method, record = build_method(config, train_data, device)
     spec_of = getattr(method, "smoothed_prediction_spec", None)
     spec = spec_of() if spec_of is not None else None
     pretrained = describe(spec, train_data) if spec is not None else None  # UserErrors before anything is written
+    record.update(load_init(config, model, train_data) if state is None else _recorded(state, "init"))
+    if state is not None:
+        _check_same_parts(ckpt_file, state, record)
+    model = model.to(device)
     if ctx.distributed:  # same initial weights on every rank (seeded above), then per-rank noise
         torch.manual_seed(distributed.rank_seed(config["seed"], ctx))
     optimizer, scheduler = build_optimizer(config, model)
@@ -190,12 +171,13 @@ def train(config: dict[str, Any], out_dir: str | Path, resume: bool = False, qui
     train_model = distributed.wrap(model, device, ctx)
     batches = BatchLoader(train_data, device)
     info = train_data.info
+    mean, std = normalization(config, train_data)
     meta = {
-        "arch": config["arch"], "dataset": info.name, "num_classes": info.num_classes,
-        "input_shape": list(info.input_shape), "sigma": float(config["sigma"]), "method": config["method"],
-        "mean": list(info.mean) if config["normalize"] else [0.0],
-        "std": list(info.std) if config["normalize"] else [1.0],
-        "config": config, "version": __version__, **({"smoothed_prediction": prepass} if prepass else {}),
+        "arch": config["arch"], "arch_args": dict(config["arch_args"]), "dataset": info.name,
+        "num_classes": info.num_classes,
+        "input_shape": list(info.input_shape), "sigma": None if config["sigma"] is None else float(config["sigma"]),
+        "method": config["method"], "role": trains(config), "mean": mean, "std": std,
+        "config": config, "version": __version__, **record, **({"smoothed_prediction": prepass} if prepass else {}),
     }
     bs = distributed.local_batch_size(config["batch_size"], ctx)
     quiet = quiet or not ctx.is_main
@@ -229,7 +211,7 @@ def train(config: dict[str, Any], out_dir: str | Path, resume: bool = False, qui
         if not ctx.is_main:
             continue
         if test_data is not None:
-            row["test_acc_noisy"] = _noisy_accuracy(model, test_data, config["sigma"], device, seed=epoch)
+            row.update(_test_metrics(model, method, test_data, config["sigma"], device, seed=epoch))
         row["time"] = time.perf_counter() - began
         _append_log(out / LOG_NAME, row)  # first: a crash before the checkpoint lands leaves a row _trim_log drops
         save_checkpoint(ckpt_file, {
@@ -254,3 +236,22 @@ def _append_log(path: Path, row: dict[str, Any]) -> None:
         writer.writerow(row)
         fh.flush()
         os.fsync(fh.fileno())
+
+
+def _accuracy_sums(model: nn.Module, x: torch.Tensor, noisy: torch.Tensor, y: torch.Tensor) -> dict[str, torch.Tensor]:
+    """Correct predictions on the noisy inputs, for a method object without ``test_sums``."""
+    return {"test_acc_noisy": (model(noisy).argmax(dim=1) == y).sum()}
+
+
+def _recorded(state: dict[str, Any], key: str) -> dict[str, Any]:
+    return {key: state[key]} if state.get(key) is not None else {}
+
+
+def _check_same_parts(ckpt_file: Path, state: dict[str, Any], record: dict[str, Any]) -> None:
+    """Refuse to resume when a file the run reads (the frozen classifier) is not the one it was trained with."""
+    for key, fields in record.items():
+        before = (state.get(key) or {}).get("sha256")
+        if before is not None and before != fields["sha256"]:
+            raise UserError(f"{ckpt_file} was trained with the {key} of sha256 {before[:12]}..., but "
+                            f"{fields['path']} now has sha256 {fields['sha256'][:12]}...; resume with the same "
+                            "file, or choose another --out")
