@@ -19,8 +19,10 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/smoothcert demo
 
+# The suite, then lint (ruff + mypy): CI runs this.
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
+	$(MAKE) lint
 
 # Settings in pyproject.toml ([tool.ruff], [tool.mypy]); the same checks run as pre-commit hooks.
 lint: $(STAMP)

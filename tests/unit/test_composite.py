@@ -78,7 +78,8 @@ def test_composite_counts_equal_the_hand_written_sequential(parts: tuple[Path, P
         theirs = Smooth(reference, 10, 0.25).sample_counts(x, 300, 128, example_generator(0, i, CPU))
         assert torch.equal(ours, theirs)
         assert len(set(ours.tolist())) > 2  # the votes are spread: the comparison is not vacuous
-    items = lambda: ((x, example_generator(0, i, CPU)) for i, x in enumerate(xs))
+    def items():
+        return ((x, example_generator(0, i, CPU)) for i, x in enumerate(xs))
     packed = list(PackedSmooth(model, 10, 0.25, 128).sample_counts(items(), (20, 300)))
     hand = list(PackedSmooth(reference, 10, 0.25, 128).sample_counts(items(), (20, 300)))
     assert all(torch.equal(a, b) for a, b in zip(packed, hand, strict=True))
@@ -129,9 +130,9 @@ def test_parts_that_do_not_fit_are_one_user_error(tmp_path: Path, parts: tuple[P
     other = write(tmp_path / "den28.pt", "dncnn", role="denoiser", shape=(1, 28, 28), depth=3, width=8)
     with pytest.raises(UserError, match=r"takes inputs \(1, 28, 28\) but the classifier .* takes \(1, 8, 8\)"):
         build_base_model(classifier, denoiser=other, sigma=0.25, device=CPU)
-    with pytest.raises(UserError, match="is a denoiser .*pass it as --denoiser"):
+    with pytest.raises(UserError, match=r"is a denoiser .*pass it as --denoiser"):
         build_base_model(denoiser, sigma=0.25, device=CPU)
-    with pytest.raises(UserError, match="is a classifier .*not a denoiser"):
+    with pytest.raises(UserError, match=r"is a classifier .*not a denoiser"):
         build_base_model(classifier, denoiser=classifier, sigma=0.25, device=CPU)
     with pytest.raises(UserError, match="either --denoiser or --diffusion"):
         build_base_model(classifier, denoiser=denoiser, diffusion=tmp_path, sigma=0.25, device=CPU)

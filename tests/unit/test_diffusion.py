@@ -18,13 +18,13 @@ from torch import nn
 
 diffusers = pytest.importorskip("diffusers")
 
-from smoothcert import Smooth
-from smoothcert.checkpoints.composite import build_base_model
-from smoothcert.checkpoints.diffusion_dir import directory_sha256
-from smoothcert.errors import UserError
-from smoothcert.models.composite import Denoised
-from smoothcert.models.diffusion import DiffusionDenoiser, ddim_timesteps, timestep_for_sigma
-from tests.unit.test_composite import write
+from smoothcert import Smooth  # noqa: E402  (after importorskip: diffusers is an optional extra)
+from smoothcert.checkpoints.composite import build_base_model  # noqa: E402  (after importorskip: diffusers is an optional extra)
+from smoothcert.checkpoints.diffusion_dir import directory_sha256  # noqa: E402  (after importorskip: diffusers is an optional extra)
+from smoothcert.errors import UserError  # noqa: E402  (after importorskip: diffusers is an optional extra)
+from smoothcert.models.composite import Denoised  # noqa: E402  (after importorskip: diffusers is an optional extra)
+from smoothcert.models.diffusion import DiffusionDenoiser, ddim_timesteps, timestep_for_sigma  # noqa: E402  (after importorskip: diffusers is an optional extra)
+from tests.unit.test_composite import write  # noqa: E402  (after importorskip: diffusers is an optional extra)
 
 CPU = torch.device("cpu")
 
@@ -188,7 +188,7 @@ def test_missing_or_malformed_directories_are_one_user_error(tmp_path: Path) -> 
         build_base_model(classifier, diffusion="google/ddpm-cifar10-32", sigma=0.25, device=CPU)
     empty = tmp_path / "empty"
     empty.mkdir()
-    with pytest.raises(UserError, match="has no config.json"):
+    with pytest.raises(UserError, match=r"has no config\.json"):
         build_base_model(classifier, diffusion=empty, sigma=0.25, device=CPU)
     broken = save(tmp_path / "broken")
     (broken / "unet" / "config.json").write_text("{not json")

@@ -30,6 +30,11 @@ def test_every_dataset_method_and_sigma_has_a_recipe_matching_the_generator() ->
     expected = {f"{d}/{m}_{s}.yaml" for d in ("mnist", "cifar10", "imagenet")
                 for m in ("gaussian", "smoothadv", "consistency", "consistency_smoothadv", "macer", "stability")
                 for s in (0.25, 0.5, 1.0)} | {"digits/gaussian_0.25.yaml", "digits/gaussian_0.5.yaml"}
+    # SmoothMix and CAT-RS where their authors' repositories give the settings
+    expected |= {f"{d}/smoothmix_{s}.yaml" for d in ("mnist", "cifar10") for s in (0.25, 0.5, 1.0)}
+    expected |= {"mnist/catrs_0.25.yaml", "imagenet/catrs_1.0.yaml"}
+    expected |= {f"cifar10/catrs_{s}.yaml" for s in (0.25, 0.5, 1.0)}
+    # denoised smoothing: the noise-free classifiers and the denoisers
     expected |= {f"{d}/standard.yaml" for d in ("mnist", "cifar10")}
     expected |= {f"{d}/{m}_{s}.yaml" for d in ("mnist", "cifar10") for m in ("denoise_mse", "denoise_stability")
                  for s in (0.25, 0.5, 1.0)}
@@ -68,7 +73,15 @@ def test_recipe_method_accepts_its_options(name: str) -> None:
 def test_the_papers_numbers() -> None:
     pin = {  # spot checks of the tables in recipes/_generate.py against the sources it cites
         "mnist/smoothadv_0.5.yaml": {"num_noise": 4, "epsilon": 255 / 256, "num_steps": 10, "warmup": 10},
-        "mnist/macer_0.25.yaml": {"num_noise": 16, "beta": 16.0, "gamma": 8.0, "lbd": 16.0, "deferred_epochs": 30},
+        "mnist/macer_0.25.yaml": {"num_noise": 16, "beta": 16.0, "gamma": 8.0, "lbd": 16.0, "deferred_epochs": 31},
+        "mnist/smoothmix_1.0.yaml": {"num_noise": 4, "num_steps": 8, "alpha": 1.0, "eta": 5.0, "mix_step": 1,
+                                     "maxnorm_s": None, "maxnorm": None, "warmup": 10},
+        "cifar10/smoothmix_0.25.yaml": {"num_noise": 2, "num_steps": 4, "alpha": 0.5, "eta": 5.0, "mix_step": 0},
+        "cifar10/smoothmix_1.0.yaml": {"alpha": 2.0, "mix_step": 1},
+        "cifar10/catrs_0.25.yaml": {"num_noise": 4, "epsilon": 1.0, "num_steps": 4, "lbd": 0.5, "prior_sigma": 0.25,
+                                    "prior_samples": 10_000, "confidence_mask": False, "eps_double_epoch": 10000},
+        "cifar10/catrs_1.0.yaml": {"lbd": 2.0, "prior_sigma": 0.25},
+        "mnist/catrs_0.25.yaml": {"num_noise": 4, "epsilon": 1.0, "num_steps": 4, "lbd": 1.0},
         "mnist/consistency_1.0.yaml": {"num_noise": 2, "eta": 0.5, "lbd": 5.0},
         "cifar10/smoothadv_1.0.yaml": {"num_noise": 2, "epsilon": 2.0, "num_steps": 10},
         "cifar10/macer_1.0.yaml": {"lbd": 4.0},

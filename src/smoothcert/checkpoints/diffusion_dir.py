@@ -35,7 +35,7 @@ def directory_sha256(root: str | Path) -> str:
 
 
 def load_ddpm(path: str | Path) -> tuple[Any, Any]:
-    """The ``UNet2DModel`` (CPU, eval mode) and ``DDPMScheduler`` in ``path``; a ``UserError`` if they cannot be read."""
+    """The ``UNet2DModel`` (CPU, eval mode) and ``DDPMScheduler`` in ``path``; a ``UserError`` if unreadable."""
     try:
         from diffusers import DDPMScheduler, UNet2DModel
     except ImportError:

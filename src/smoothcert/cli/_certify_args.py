@@ -40,6 +40,15 @@ def add_common(parser: argparse.ArgumentParser, default_n: int) -> None:
     parser.add_argument("--device", default="auto",
                         help="auto (default), cpu, cuda, cuda:K (under torchrun: rank r uses cuda:K+r)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parts = parser.add_argument_group("a denoiser in front of the classifier (denoised smoothing)")
+    parts.add_argument("--denoiser", metavar="RUN", help="a trained denoiser (run directory or checkpoint) applied "
+                                                         "to the noisy input before the classifier")
+    parts.add_argument("--diffusion", metavar="DIR", help="a local diffusers DDPM directory (UNet + scheduler) used "
+                                                          "as a one-shot denoiser (Carlini et al. 2023)")
+    parts.add_argument("--diffusion-steps", type=positive_int, default=1,
+                       help="denoising steps of --diffusion (default 1: one shot)")
+    parts.add_argument("--diffusion-dtype", choices=("bfloat16", "float16"),
+                       help="opt-in: run the diffusion network in this dtype (recorded)")
     group = parser.add_argument_group("speed and numerics (docs/benchmarks.md)")
     group.add_argument("--engine", choices=["packed", "plain"], default="packed",
                        help="packed (default): several examples' noise samples share forward passes, same results; "
@@ -86,6 +95,7 @@ def prepare(args: argparse.Namespace) -> Prepared:
     from smoothcert.checkpoints.legacy import sigma_or_error
     from smoothcert.cli._model import load_model_and_data
     from smoothcert.cli._warnings import note_sigma, warn_sigma
+    from smoothcert.errors import UserError
     from smoothcert.runtime import distributed
 
     ctx = distributed.from_env()
@@ -97,6 +107,15 @@ def prepare(args: argparse.Namespace) -> Prepared:
         warn_sigma(sigma)
         note_sigma(sigma, ckpt["sigma"])
     ensemble_fields: dict[str, Any] = {}
+    if args.denoiser or args.diffusion:
+        if others:
+            raise UserError("give one classifier with --denoiser or --diffusion, not an ensemble")
+        from smoothcert.checkpoints.composite import build_base_model
+
+        model, parts = build_base_model(first, denoiser=args.denoiser, diffusion=args.diffusion,
+                                        diffusion_steps=args.diffusion_steps, diffusion_dtype=args.diffusion_dtype,
+                                        sigma=sigma, device=device)
+        ensemble_fields["base_model"] = parts
     if others or args.ensemble_exit:
         model, ensemble_fields = _ensemble(args, ckpt, model, device)
     if device.type == "cpu":

@@ -67,15 +67,18 @@ def warn_futile(n: int, alpha: float, sigma: float, radii: Iterable[float] = (),
         print(f"warning: {message}", file=sys.stderr)
 
 
-def implausible_sigma(sigma: float) -> list[str]:
-    """A message when ``sigma`` lies above :data:`SANE_SIGMA_MAX` (likely a 0-255 scale value); else empty."""
-    if sigma <= SANE_SIGMA_MAX:
+def implausible_sigma(sigma: float | None) -> list[str]:
+    """A message when ``sigma`` lies above :data:`SANE_SIGMA_MAX` (likely a 0-255 scale value); else empty.
+
+    ``None`` (a noise-free method such as ``standard``) has nothing to check.
+    """
+    if sigma is None or sigma <= SANE_SIGMA_MAX:
         return []
     return [f"sigma is in [0,1]-pixel units; {sigma:g} looks like a 0-255 scale value (did you mean --sigma "
             f"{sigma / 255:.3g}?): noise of sigma {sigma:g} drowns every image"]
 
 
-def warn_sigma(sigma: float) -> None:
+def warn_sigma(sigma: float | None) -> None:
     """Print :func:`implausible_sigma`'s message as one ``warning: ...`` line on stderr."""
     for message in implausible_sigma(sigma):
         print(f"warning: {message}", file=sys.stderr)
