@@ -99,3 +99,19 @@ def test_sequential_futility_only_changes_samples_spent(digits_run: Path, tmp_pa
     assert all(int(b[6]) <= int(a[6]) and float(b[3]) <= float(a[3]) for a, b in zip(strict, loose, strict=True))
     assert sum(int(b[6]) for b in loose) < sum(int(a[6]) for a in strict)  # it did stop sooner somewhere
     assert json.loads((tmp_path / "loose.tsv.json").read_text())["futility"] == 0.3
+
+
+@pytest.mark.slow  # a classifier, then three torchrun launches
+def test_ddp_trains_a_stability_denoiser_and_resumes_bit_for_bit(tmp_path: Path) -> None:
+    """The denoiser is the DDP model; each rank queries its own frozen copy of the classifier."""
+    assert main([*TRAIN, "--epochs", "1", "--out", str(tmp_path / "clf")]) == 0
+    denoiser = ["train", "--dataset", "synthetic", "--arch", "dncnn", "--method", "denoise_stability", "--sigma",
+                "0.25", "--batch-size", "32", "--optimizer", "adam", "--lr", "0.001", "--quiet"]
+    options = ["arch_args.depth=3", "arch_args.width=4", f"method_args.classifier={tmp_path / 'clf'}"]
+    torchrun(*denoiser, "--epochs", "2", "--out", "straight", *options, cwd=tmp_path)
+    torchrun(*denoiser, "--epochs", "1", "--out", "resumed", *options, cwd=tmp_path)
+    torchrun(*denoiser, "--epochs", "2", "--out", "resumed", "--resume", *options, cwd=tmp_path)
+    straight, resumed = load_checkpoint(tmp_path / "straight"), load_checkpoint(tmp_path / "resumed")
+    assert straight["role"] == "denoiser" and straight["classifier"] == resumed["classifier"]
+    for key, value in straight["state_dict"].items():
+        torch.testing.assert_close(resumed["state_dict"][key], value, rtol=0, atol=0)
