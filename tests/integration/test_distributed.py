@@ -138,3 +138,19 @@ def test_every_mode_shards_into_the_single_process_rows(mode: str, digits_run: P
     assert _rows(sharded) == _rows(single)
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith("sharded")) == [
         "sharded.tsv", "sharded.tsv.json"]
+
+
+@pytest.mark.slow  # a classifier, then three torchrun launches
+def test_ddp_trains_a_stability_denoiser_and_resumes_bit_for_bit(tmp_path: Path) -> None:
+    """The denoiser is the DDP model; each rank queries its own frozen copy of the classifier."""
+    assert main([*TRAIN, "--epochs", "1", "--out", str(tmp_path / "clf")]) == 0
+    denoiser = ["train", "--dataset", "synthetic", "--arch", "dncnn", "--method", "denoise_stability", "--sigma",
+                "0.25", "--batch-size", "32", "--optimizer", "adam", "--lr", "0.001", "--quiet"]
+    options = ["arch_args.depth=3", "arch_args.width=4", f"method_args.classifier={tmp_path / 'clf'}"]
+    torchrun(*denoiser, "--epochs", "2", "--out", "straight", *options, cwd=tmp_path)
+    torchrun(*denoiser, "--epochs", "1", "--out", "resumed", *options, cwd=tmp_path)
+    torchrun(*denoiser, "--epochs", "2", "--out", "resumed", "--resume", *options, cwd=tmp_path)
+    straight, resumed = load_checkpoint(tmp_path / "straight"), load_checkpoint(tmp_path / "resumed")
+    assert straight["role"] == "denoiser" and straight["classifier"] == resumed["classifier"]
+    for key, value in straight["state_dict"].items():
+        torch.testing.assert_close(resumed["state_dict"][key], value, rtol=0, atol=0)
