@@ -15,7 +15,7 @@ from torch import nn
 
 from smoothcert import Smooth
 from smoothcert.certify.packing import PackedSmooth
-from smoothcert.certify.rows import example_generator
+from smoothcert.certify.seeds import example_generator
 from smoothcert.checkpoints.composite import build_base_model
 from smoothcert.checkpoints.store import file_sha256, load_checkpoint, model_from_checkpoint, save_checkpoint
 from smoothcert.errors import UserError
