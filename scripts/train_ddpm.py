@@ -56,6 +56,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def fail(message: str) -> None:
+    """One ``error:`` line on stderr and exit status 2, as smoothcert's own commands."""
+    print(f"error: {message}", file=sys.stderr)
+    raise SystemExit(2)
+
+
 def build(args: argparse.Namespace, channels: int, size: int) -> tuple[Any, Any]:
     from diffusers import DDPMScheduler, UNet2DModel
 
@@ -91,7 +97,7 @@ def main(argv: list[str] | None = None) -> int:
     data = create_dataset(args.dataset, "train", args.data_dir)
     channels, height, width = data.info.input_shape
     if height != width:
-        raise SystemExit(f"error: {args.dataset} images are {height}x{width}; this script trains square UNets")
+        fail(f"{args.dataset} images are {height}x{width}; this script trains square UNets")
     torch.manual_seed(args.seed)
     unet, scheduler = build(args, channels, height)
     ema = copy.deepcopy(unet).eval().requires_grad_(False)
@@ -103,8 +109,7 @@ def main(argv: list[str] | None = None) -> int:
     if state_file.exists():
         state = torch.load(state_file, map_location="cpu", weights_only=True)
         if state["settings"] != settings:
-            raise SystemExit(f"error: {state_file} was trained with {state['settings']}; rerun with those settings "
-                             "or choose another --out")
+            fail(f"{state_file} was trained with {state['settings']}; rerun with those settings or choose another --out")
         unet.load_state_dict(state["unet"])
         ema.load_state_dict(state["ema"])
         optimizer.load_state_dict(state["optimizer"])

@@ -149,4 +149,5 @@ def _validate_sigma(config: dict[str, Any]) -> None:
     elif sigma is None:
         raise UserError(f"missing sigma: method {method} trains under noise; give --sigma S or set it in --config")
     elif not sigma > 0:
-        raise UserError(f"bad value for sigma: {sigma!r} (method {method} needs sigma > 0)")
+        raise UserError(f"bad value for sigma: {sigma!r}; method {method} needs --sigma > 0 (only method standard "
+                        "trains without noise)")
