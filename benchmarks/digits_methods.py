@@ -17,8 +17,9 @@ Resumable: training and certification resume, finished runs are skipped, so
 rerunning the same command continues where it stopped. Runs go to
 ``--out/<run>-seed<S>/`` (``checkpoint.pt``, ``config.yaml``, ``log.csv``,
 ``<run>-seed<S>.tsv`` and its manifest; the run names are the keys of ``RUNS``);
-everything but the checkpoint is copied to ``--results/<run>-seed<S>/``, with
-``train_cost.tsv``, ``step_cost.tsv`` and ``cost.md`` beside them.
+all of it, the checkpoint (about 120 kB) included, is copied to
+``--results/<run>-seed<S>/``, with ``train_cost.tsv``, ``step_cost.tsv`` and
+``cost.md`` beside them.
 
 Usage (the analysis commands are in docs/digits_methods.md)::
 
@@ -66,7 +67,8 @@ RUNS: dict[str, tuple[str, dict[str, object]]] = {
 def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default="runs/digits_methods", help="run directories (checkpoints)")
-    parser.add_argument("--results", default="results/digits_methods", help="small copies: TSVs, manifests, logs")
+    parser.add_argument("--results", default="results/digits_methods",
+                        help="copies of the run directories: checkpoints, TSVs, manifests, logs")
     parser.add_argument("--runs", nargs="+", default=list(RUNS), choices=list(RUNS), help="run names (default all)")
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     parser.add_argument("--epochs", type=int, default=40, help="the same for every method (default 40)")
@@ -111,10 +113,10 @@ def _log_rows(run_dir: Path) -> list[dict[str, str]]:
         return list(csv.DictReader(fh))
 
 
-def _copy_small(run_dir: Path, dest: Path) -> None:
+def _copy_run(run_dir: Path, dest: Path) -> None:
     dest.mkdir(parents=True, exist_ok=True)
     for path in sorted(run_dir.iterdir()):
-        if path.is_file() and path.name != "checkpoint.pt":
+        if path.is_file():
             shutil.copy2(path, dest / path.name)
 
 
@@ -159,8 +161,8 @@ def _cost_tables(rows: list[dict[str, object]], step_ms: dict[str, float], threa
     base_run = statistics.mean(float(r["train_s"]) for r in by_method["gaussian"]) if "gaussian" in by_method else None
     base_step = step_ms.get("gaussian")
     lines = [f"torch threads: {threads}", "",
-             "| method | runs | train wall time per run (s) | × gaussian | ms/step (log) | "
-             "ms/step (interleaved benchmark) | × gaussian |", "|---|--:|--:|--:|--:|--:|--:|"]
+             ("| method | runs | train wall time per run (s) | × gaussian | ms/step (log) | "
+              "ms/step (interleaved benchmark) | × gaussian |"), "|---|--:|--:|--:|--:|--:|--:|"]
     for method, group in by_method.items():
         secs = [float(r["train_s"]) for r in group]
         per_step = statistics.mean(float(r["ms_per_step"]) for r in group)
@@ -193,7 +195,7 @@ def main(argv: list[str] | None = None) -> int:
             train_s = sum(float(row["time"]) for row in log)
             cost_rows.append({"method": run, "seed": seed, "epochs": len(log), "steps": steps * len(log),
                               "train_s": round(train_s, 3), "ms_per_step": round(train_s / (steps * len(log)) * 1000, 3)})
-            _copy_small(run_dir, results / name)
+            _copy_run(run_dir, results / name)
     print(f"[digits_methods] per-step benchmark ({time.perf_counter() - began:.0f} s)", file=sys.stderr, flush=True)
     step_ms = _step_benchmark(args.runs, args.step_rounds, args.step_count, args.epochs - 1)
     results.mkdir(parents=True, exist_ok=True)
