@@ -24,8 +24,9 @@ Resumable: training and certification resume, finished runs are skipped, so
 rerunning the same command continues where it stopped. Runs go to
 ``--out/<run>-seed<S>/`` (``checkpoint.pt``, ``config.yaml``, ``log.csv``,
 ``<run>-seed<S>.tsv`` and its manifest; the run names are the keys of ``RUNS``);
-everything but the checkpoint is copied to ``--results/<run>-seed<S>/``, with
-``train_cost.tsv``, ``step_cost.tsv`` and ``cost.md`` beside them.
+all of it, the checkpoint (about 120 kB) included, is copied to
+``--results/<run>-seed<S>/``, with ``train_cost.tsv``, ``step_cost.tsv`` and
+``cost.md`` beside them.
 
 Usage (the analysis commands are in docs/digits_methods.md)::
 
@@ -84,7 +85,8 @@ RUNS: dict[str, tuple[str, dict[str, object]]] = {
 def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default="runs/digits_methods", help="run directories (checkpoints)")
-    parser.add_argument("--results", default="results/digits_methods", help="small copies: TSVs, manifests, logs")
+    parser.add_argument("--results", default="results/digits_methods",
+                        help="copies of the run directories: checkpoints, TSVs, manifests, logs")
     parser.add_argument("--runs", nargs="+", default=list(RUNS), choices=list(RUNS), help="run names (default all)")
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     parser.add_argument("--epochs", type=int, default=40, help="the same for every method (default 40)")
@@ -161,10 +163,10 @@ def _log_rows(run_dir: Path) -> list[dict[str, str]]:
         return list(csv.DictReader(fh))
 
 
-def _copy_small(run_dir: Path, dest: Path) -> None:
+def _copy_run(run_dir: Path, dest: Path) -> None:
     dest.mkdir(parents=True, exist_ok=True)
     for path in sorted(run_dir.iterdir()):
-        if path.is_file() and path.name != "checkpoint.pt":
+        if path.is_file():
             shutil.copy2(path, dest / path.name)
 
 
@@ -257,9 +259,9 @@ def main(argv: list[str] | None = None) -> int:
                   flush=True)
             _certify(run_dir, tsv, args)
             cost_rows.append(_cost_row(run, seed, run_dir, steps, pretrained))
-            _copy_small(run_dir, results / name)
+            _copy_run(run_dir, results / name)
             if pretrained is not None:
-                _copy_small(pretrained, results / pretrained.name)
+                _copy_run(pretrained, results / pretrained.name)
     if "gaussian" not in args.runs:  # the baseline of the ratios: its logs as an earlier invocation copied them
         for seed in args.seeds:
             if (results / f"gaussian-seed{seed}" / "log.csv").exists():
