@@ -109,7 +109,8 @@ def main(argv: list[str] | None = None) -> int:
     if state_file.exists():
         state = torch.load(state_file, map_location="cpu", weights_only=True)
         if state["settings"] != settings:
-            fail(f"{state_file} was trained with {state['settings']}; rerun with those settings or choose another --out")
+            fail(f"{state_file} was trained with {state['settings']}; "
+                 "rerun with those settings or choose another --out")
         unet.load_state_dict(state["unet"])
         ema.load_state_dict(state["ema"])
         optimizer.load_state_dict(state["optimizer"])

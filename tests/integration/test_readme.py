@@ -31,7 +31,7 @@ from pathlib import Path
 import pytest
 
 from smoothcert import Smooth
-from smoothcert.cli.main import build_parser
+from smoothcert.cli.main import parse_args
 from smoothcert.recipes import read_config
 from tests.integration._doc_commands import ROOT, code_blocks, command_lines, run_line, run_python, shell_env
 
@@ -77,7 +77,7 @@ def test_readme_command_parses(line: str) -> None:
     argv = smoothcert_argv(line)
     if argv[:1] == ["--"]:  # what main() drops (see cli/main.py)
         argv = argv[1:]
-    args = build_parser().parse_args(argv)  # a bad flag exits 2 here
+    args = parse_args(argv)  # a bad flag exits 2 here
     if getattr(args, "config", None):
         read_config(args.config)
 

@@ -38,7 +38,7 @@ def test_flags_are_not_abbreviated(capsys) -> None:
 @pytest.mark.parametrize("word,line", [
     ("certfy", "error: unknown command 'certfy'; did you mean certify? (see 'smoothcert --help')"),
     ("xyzzy", "error: unknown command 'xyzzy'; choose one of: train, certify, predict, attack, analyze, budget, "
-              "margins, report, reproduce, convert, demo (see 'smoothcert --help')"),
+              "margins, report, reproduce, convert, demo, download (see 'smoothcert --help')"),
 ])
 def test_unknown_command_names_the_closest_one(word: str, line: str, capsys) -> None:
     assert error_line([word, "--out", "x"], capsys) == line

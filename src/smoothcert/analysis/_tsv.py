@@ -6,7 +6,8 @@ row that does not parse is an error naming the file and line. Beside
 ``FILE.tsv``, ``FILE.tsv.json`` may hold the run's manifest (a JSON object).
 """
 
-from __future__ import annotations
+# No ``from __future__ import annotations`` here: the dataclasses below are subclassed in other
+# modules, and their inherited fields' annotations must be objects, not strings to resolve there.
 
 import dataclasses
 import json
