@@ -2,8 +2,10 @@
 
 For every ``checkpoint.pt`` under ``results/``: its path, size in bytes, SHA-256,
 the recorded recipe beside it (``config.yaml``) and every certification TSV
-under ``results/`` whose manifest (``FILE.tsv.json``, key ``checkpoint_sha256``)
-names that hash. Only the lines between the two markers of MANIFEST.md are
+under ``results/`` whose manifest (``FILE.tsv.json``) names that hash: as the
+certified checkpoint (``checkpoint_sha256``), as its denoiser
+(``base_model.denoiser.sha256``) or as an ensemble member
+(``ensemble.members[].sha256``). Only the lines between the two markers of MANIFEST.md are
 replaced; ``tests/unit/test_committed_checkpoints.py`` checks the table against
 the files. Run from the repository root::
 
@@ -16,6 +18,7 @@ import hashlib
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 RESULTS = Path("results")
 MANIFEST = RESULTS / "MANIFEST.md"
@@ -31,12 +34,25 @@ def sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+def model_hashes(manifest: dict[str, Any]) -> list[str]:
+    """Every checkpoint file a certification ran: the classifier, a trained denoiser, each ensemble member.
+
+    (A diffusion model is a directory, named by ``base_model.diffusion.sha256``; it is not a checkpoint file.)
+    """
+    found = [str(manifest["checkpoint_sha256"])]
+    denoiser = (manifest.get("base_model") or {}).get("denoiser")
+    if denoiser:
+        found.append(str(denoiser["sha256"]))
+    found += [str(member["sha256"]) for member in (manifest.get("ensemble") or {}).get("members", [])]
+    return list(dict.fromkeys(found))
+
+
 def tsvs_by_hash(root: Path = RESULTS) -> dict[str, list[str]]:
-    """Each recorded checkpoint hash -> the TSVs (paths as strings, sorted) whose manifests record it."""
+    """Each checkpoint hash a manifest records (:func:`model_hashes`) -> those TSVs (paths as strings, sorted)."""
     found: dict[str, list[str]] = {}
     for manifest in sorted(root.rglob("*.tsv.json")):
-        digest = json.loads(manifest.read_text())["checkpoint_sha256"]
-        found.setdefault(digest, []).append(str(manifest)[: -len(".json")])
+        for digest in model_hashes(json.loads(manifest.read_text())):
+            found.setdefault(digest, []).append(str(manifest)[: -len(".json")])
     return found
 
 

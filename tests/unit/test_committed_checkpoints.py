@@ -13,6 +13,7 @@ import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -29,9 +30,24 @@ def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def _recorded() -> dict[Path, dict[str, object]]:
+def _recorded() -> dict[Path, dict[str, Any]]:
     """Every TSV under results/ -> its manifest."""
     return {m.with_suffix(""): json.loads(m.read_text()) for m in sorted(RESULTS.rglob("*.tsv.json"))}
+
+
+def _models(manifest: dict[str, Any]) -> dict[str, tuple[object, ...]]:
+    """The checkpoint files a certification ran, by SHA-256 -> (arch, method, training sigma) as recorded.
+
+    The certified checkpoint, a trained denoiser in front of it (``base_model``),
+    every ensemble member (``ensemble``).
+    """
+    models = {manifest["checkpoint_sha256"]: (manifest["arch"], manifest["method"], manifest["train_sigma"])}
+    denoiser = (manifest.get("base_model") or {}).get("denoiser")
+    if denoiser:
+        models[denoiser["sha256"]] = (denoiser["arch"], denoiser["method"], denoiser["train_sigma"])
+    for member in (manifest.get("ensemble") or {}).get("members", []):
+        models[member["sha256"]] = (member["arch"], member["method"], member["train_sigma"])
+    return models
 
 
 @dataclass(frozen=True)
@@ -75,8 +91,8 @@ def test_a_checkpoint_is_the_one_the_manifests_of_its_results_name(path: Path) -
     assert listed, f"{path} backs no certification TSV"
     for tsv in [*beside, *listed]:
         assert tsv in recorded, f"{tsv} has no manifest"
-        assert recorded[tsv]["checkpoint_sha256"] == digest, f"{tsv} was certified with another checkpoint"
-    assert sorted(listed) == sorted(t for t, m in recorded.items() if m["checkpoint_sha256"] == digest)
+        assert digest in _models(recorded[tsv]), f"{tsv} was certified with another checkpoint"
+    assert sorted(listed) == sorted(t for t, m in recorded.items() if digest in _models(m))
 
 
 @pytest.mark.parametrize("path", CHECKPOINTS, ids=lambda p: str(p.relative_to(RESULTS)))
@@ -85,8 +101,8 @@ def test_a_checkpoint_holds_the_model_its_manifests_describe(path: Path) -> None
     ckpt = load_checkpoint(path)
     digest = _sha256(path)
     for tsv, manifest in _recorded().items():
-        if manifest["checkpoint_sha256"] == digest:
-            described = (manifest["arch"], manifest["method"], manifest["train_sigma"], manifest["dataset"])
+        if digest in _models(manifest):
+            described = (*_models(manifest)[digest], manifest["dataset"])
             assert (ckpt["arch"], ckpt["method"], ckpt["sigma"], ckpt["dataset"]) == described, tsv
 
 
@@ -94,5 +110,16 @@ def test_every_result_names_a_kept_or_described_checkpoint() -> None:
     kept = {_sha256(path) for path in CHECKPOINTS}
     text = MANIFEST.read_text()
     for tsv, manifest in _recorded().items():
-        digest = str(manifest["checkpoint_sha256"])
-        assert digest in kept or digest in text, f"{tsv}: checkpoint {digest} is neither kept nor described"
+        for digest in _models(manifest):
+            assert digest in kept or digest in text, f"{tsv}: checkpoint {digest} is neither kept nor described"
+        diffusion = (manifest.get("base_model") or {}).get("diffusion")
+        if diffusion:  # a directory: its hash (over its files) must be described, with where it is kept
+            assert diffusion["sha256"] in text, f"{tsv}: diffusion model {diffusion['sha256']} is not described"
+
+
+def test_a_kept_diffusion_model_directory_is_the_one_described() -> None:
+    from smoothcert.checkpoints.diffusion_dir import directory_sha256
+
+    text = MANIFEST.read_text()
+    for index in sorted(RESULTS.rglob("model_index.json")):
+        assert directory_sha256(index.parent) in text, f"{index.parent}: its hash is not in MANIFEST.md"

@@ -52,7 +52,9 @@ def load_ddpm(path: str | Path) -> tuple[Any, Any]:
                             "UNet2DModel and a DDPMScheduler saved with save_pretrained (either side by side or in "
                             "unet/ and scheduler/)")
     try:
-        unet = UNet2DModel.from_pretrained(unet_dir, local_files_only=True)
+        # low_cpu_mem_usage=False: the model is small next to its users' GPUs, and without `accelerate`
+        # diffusers would print a warning of several lines at every certification.
+        unet = UNet2DModel.from_pretrained(unet_dir, local_files_only=True, low_cpu_mem_usage=False)
         scheduler = DDPMScheduler.from_pretrained(scheduler_dir, local_files_only=True)
     except Exception as exc:  # noqa: BLE001  diffusers raises OSError, ValueError, EnvironmentError, JSON errors ...
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
