@@ -14,7 +14,7 @@ import torch
 from torch.utils.data import Dataset
 
 from smoothcert._registry import Registry
-from smoothcert.data.locations import FileLayout, register_layout
+from smoothcert.data.layouts import FileLayout, register_layout
 from smoothcert.errors import UserError
 
 SPLITS = ("train", "test")

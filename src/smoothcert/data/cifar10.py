@@ -27,7 +27,8 @@ import torch
 from smoothcert.data._safe_pickle import UnsafePickleError, load_numpy_pickle
 from smoothcert.data.augment import random_crop_flip
 from smoothcert.data.base import DatasetInfo, TensorData, register_dataset
-from smoothcert.data.locations import FileLayout, resolve_data_dir
+from smoothcert.data.layouts import FileLayout
+from smoothcert.data.locations import resolve_data_dir
 from smoothcert.errors import UserError
 
 INFO = DatasetInfo("cifar10", 10, (3, 32, 32), mean=(0.4914, 0.4822, 0.4465), std=(0.2023, 0.1994, 0.2010))

@@ -35,7 +35,7 @@ from contextlib import contextmanager
 from pathlib import Path, PurePosixPath
 
 from smoothcert import __version__
-from smoothcert.data.locations import holds
+from smoothcert.data.layouts import holds
 from smoothcert.data.sources import RemoteFile, Source, file_urls, get_source
 from smoothcert.errors import UserError
 from smoothcert.runtime.progress import byte_bar

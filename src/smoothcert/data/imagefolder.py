@@ -32,7 +32,8 @@ from torch.utils.data import Dataset
 
 from smoothcert.data import _image_transforms as T
 from smoothcert.data.base import DatasetInfo, register_dataset
-from smoothcert.data.locations import FileLayout, resolve_data_dir
+from smoothcert.data.layouts import FileLayout
+from smoothcert.data.locations import resolve_data_dir
 from smoothcert.errors import UserError
 
 EXTENSIONS = (".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".pgm", ".tif", ".tiff", ".webp")

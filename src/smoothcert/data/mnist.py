@@ -15,7 +15,8 @@ import torch
 
 from smoothcert.data.base import DatasetInfo, TensorData, register_dataset
 from smoothcert.data.idx import read_idx
-from smoothcert.data.locations import FileLayout, resolve_data_dir
+from smoothcert.data.layouts import FileLayout
+from smoothcert.data.locations import resolve_data_dir
 from smoothcert.errors import UserError
 
 INFO = DatasetInfo("mnist", 10, (1, 28, 28), mean=(0.1307,), std=(0.3081,))
