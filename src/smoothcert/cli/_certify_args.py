@@ -40,15 +40,7 @@ def add_common(parser: argparse.ArgumentParser, default_n: int) -> None:
     parser.add_argument("--device", default="auto",
                         help="auto (default), cpu, cuda, cuda:K (under torchrun: rank r uses cuda:K+r)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
-    parts = parser.add_argument_group("a denoiser in front of the classifier (denoised smoothing)")
-    parts.add_argument("--denoiser", metavar="RUN", help="a trained denoiser (run directory or checkpoint) applied "
-                                                         "to the noisy input before the classifier")
-    parts.add_argument("--diffusion", metavar="DIR", help="a local diffusers DDPM directory (UNet + scheduler) used "
-                                                          "as a one-shot denoiser (Carlini et al. 2023)")
-    parts.add_argument("--diffusion-steps", type=positive_int, default=1,
-                       help="denoising steps of --diffusion (default 1: one shot)")
-    parts.add_argument("--diffusion-dtype", choices=("bfloat16", "float16"),
-                       help="opt-in: run the diffusion network in this dtype (recorded)")
+    add_denoiser_arguments(parser)
     group = parser.add_argument_group("speed and numerics (docs/benchmarks.md)")
     group.add_argument("--engine", choices=["packed", "plain"], default="packed",
                        help="packed (default): several examples' noise samples share forward passes, same results; "
@@ -66,6 +58,19 @@ def add_common(parser: argparse.ArgumentParser, default_n: int) -> None:
                             "vote (same votes, fewer member passes)")
     group.add_argument("--tf32", action="store_true",
                        help="opt-in on CUDA: TF32 matmuls and convolutions (off by default; recorded)")
+
+
+def add_denoiser_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--denoiser``, ``--diffusion`` (``--diffusion-steps``, ``--diffusion-dtype``): a denoiser before the model."""
+    parts = parser.add_argument_group("a denoiser in front of the classifier (denoised smoothing)")
+    parts.add_argument("--denoiser", metavar="RUN", help="a trained denoiser (run directory or checkpoint) applied "
+                                                         "to the noisy input before the classifier")
+    parts.add_argument("--diffusion", metavar="DIR", help="a local diffusers DDPM directory (UNet + scheduler) used "
+                                                          "as a one-shot denoiser (Carlini et al. 2023)")
+    parts.add_argument("--diffusion-steps", type=positive_int, default=1,
+                       help="denoising steps of --diffusion (default 1: one shot)")
+    parts.add_argument("--diffusion-dtype", choices=("bfloat16", "float16"),
+                       help="opt-in: run the diffusion network in this dtype (recorded)")
 
 
 @dataclass

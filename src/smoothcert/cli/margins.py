@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 from smoothcert.cli._args import nonnegative_int, positive_float, positive_int
+from smoothcert.cli._certify_args import add_denoiser_arguments
 from smoothcert.errors import UserError
 
 
@@ -45,6 +46,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="draws voting on whether the attack flipped the prediction (default 100)")
     parser.add_argument("--no-clip", action="store_true", help="do not keep attacked inputs in [0, 1]")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_denoiser_arguments(parser)  # the same denoiser in front of every checkpoint
 
 
 def _check(args: argparse.Namespace) -> tuple[Path, Path, list[str]]:
@@ -89,6 +91,13 @@ def run(args: argparse.Namespace) -> int:
         ckpt, model, data, device = load_model_and_data(ckpt_arg, args.dataset, args.split, args.data_dir,
                                                         args.device, download=args.download)
         sigma = sigma_or_error(ckpt, args.sigma)
+        base_model = None
+        if args.denoiser or args.diffusion:
+            from smoothcert.checkpoints.composite import build_base_model
+
+            model, base_model = build_base_model(ckpt_arg, denoiser=args.denoiser, diffusion=args.diffusion,
+                                                 diffusion_steps=args.diffusion_steps,
+                                                 diffusion_dtype=args.diffusion_dtype, sigma=sigma, device=device)
         attack = None
         if not args.no_attack:
             eps_max = args.eps_max if args.eps_max is not None else 4 * sigma
@@ -104,7 +113,7 @@ def run(args: argparse.Namespace) -> int:
         models.append({"name": name, "checkpoint_path": str(path.resolve()), "checkpoint_sha256": file_sha256(path),
                        "arch": ckpt["arch"], "method": ckpt["method"],
                        "train_sigma": None if ckpt["sigma"] is None else float(ckpt["sigma"]),
-                       "dataset": data.info.name, "sigma": sigma, "attack": attack})
+                       "dataset": data.info.name, "sigma": sigma, "attack": attack, "base_model": base_model})
     manifest = {"command": "margins", "models": models, "split": args.split, "num_noise": args.num_noise,
                 "skip": args.skip, "max": args.max, "seed": args.seed, "device": str(device),
                 "created": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
